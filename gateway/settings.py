@@ -1,0 +1,109 @@
+"""Settings, read once at start from ``MINPLAN_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["SOURCE_NAMES", "Settings"]
+
+#: The seven upstream sources of the contract, in the order ``Plan.sources`` lists them.
+SOURCE_NAMES: tuple[str, ...] = (
+    "diagnoses",
+    "appointments",
+    "journal",
+    "careplan",
+    "pro",
+    "prevention",
+    "consent",
+)
+
+
+class Settings(BaseSettings):
+    """All settings. Nested ones use ``__``: ``MINPLAN_SOURCE_JOURNAL__TIMEOUT=1.5``.
+
+    The contract's flat names (``MINPLAN_SOURCE_JOURNAL_URL``) are read too.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="MINPLAN_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    # Sources: the contract names MINPLAN_SOURCE_<NAME>_URL.
+    source_diagnoses_url: str | None = None
+    source_appointments_url: str | None = None
+    source_journal_url: str | None = None
+    source_careplan_url: str | None = None
+    source_pro_url: str | None = None
+    source_prevention_url: str | None = None
+    source_consent_url: str | None = None
+    source_timeout: float = Field(2.0, gt=0, description="default per-source timeout, seconds")
+    source_timeouts: dict[str, float] = Field(
+        default_factory=dict, description='per-source overrides, JSON: {"journal": 1.5}'
+    )
+    source_page_size: int = Field(100, ge=1, le=1000, description="_count on every search")
+    source_batch_size: int = Field(50, ge=1, le=500, description="patients per search request")
+    source_max_pages: int = Field(50, ge=1, description="stop following next links after this")
+    request_deadline: float = Field(5.0, gt=0, description="whole plan request, seconds")
+
+    # Auth
+    auth_issuer: str | None = None
+    auth_jwks_url: str | None = None
+    auth_audience: str = "minplan"
+    auth_leeway: float = Field(30.0, ge=0, description="clock skew allowed on exp/nbf")
+
+    # Cache, access log
+    cache_url: str = "memory://"
+    cache_ttl: float = Field(30.0, ge=0)
+    cache_ttls: dict[str, float] = Field(default_factory=dict)
+    stale_ttl: float = Field(600.0, ge=0)
+    audit_url: str = "sqlite:///minplan-access-log.sqlite3"
+    pseudonym_key: str = Field(
+        "minplan-dev-pseudonym-key",
+        description="HMAC key for CPR pseudonyms in logs and the access log; set in production",
+    )
+
+    # Resilience
+    breaker_threshold: int = Field(5, ge=1, description="failures before a source's circuit opens")
+    breaker_cooldown: float = Field(15.0, gt=0, description="seconds a circuit stays open")
+    retries: int = Field(1, ge=0, le=5, description="extra attempts for a failed GET")
+
+    # HTTP
+    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    http_max_connections: int = Field(200, ge=1)
+
+    # GraphQL
+    max_query_depth: int = Field(12, ge=2)
+    max_aliases: int = Field(30, ge=1)
+    max_tokens: int = Field(2000, ge=10)
+    playground: bool = True
+
+    log_level: str = "INFO"
+
+    @field_validator("source_timeouts", "cache_ttls")
+    @classmethod
+    def _known_sources(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(SOURCE_NAMES))
+        if unknown:
+            raise ValueError(f"unknown source name(s) {unknown}; known: {list(SOURCE_NAMES)}")
+        return value
+
+    def source_url(self, name: str) -> str | None:
+        url: str | None = getattr(self, f"source_{name}_url")
+        return url.rstrip("/") if url else None
+
+    def timeout_for(self, name: str) -> float:
+        return self.source_timeouts.get(name, self.source_timeout)
+
+    def ttl_for(self, name: str) -> float:
+        return self.cache_ttls.get(name, self.cache_ttl)
+
+    @property
+    def demo(self) -> bool:
+        """True when no source is configured: serve the embedded demo."""
+        return all(self.source_url(n) is None for n in SOURCE_NAMES)
+
+    def missing_sources(self) -> list[str]:
+        return [n for n in SOURCE_NAMES if self.source_url(n) is None]
