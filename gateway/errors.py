@@ -7,7 +7,8 @@
     │   ├── Forbidden               FORBIDDEN
     │   ├── BadUserInput            BAD_USER_INPUT (e.g. a malformed CPR)
     │   ├── ConsentUnavailable      CONSENT_UNAVAILABLE
-    │   └── SourceUnavailable       SOURCE_UNAVAILABLE (one per failed source)
+    │   ├── SourceUnavailable       SOURCE_UNAVAILABLE (one per failed source)
+    │   └── AccessLogUnavailable    ACCESS_LOG_UNAVAILABLE (no unlogged access)
     ├── UpstreamError               a source failed; ``source`` names it
     │   ├── UpstreamTimeout         it did not answer within its timeout
     │   ├── UpstreamHTTPError       it answered with a non-2xx status
@@ -21,6 +22,7 @@ Messages are short and safe to show: they never carry a CPR number or upstream b
 from __future__ import annotations
 
 __all__ = [
+    "AccessLogUnavailable",
     "AuditWriteError",
     "AuthError",
     "BadUserInput",
@@ -74,6 +76,10 @@ class ConsentUnavailable(GraphQLFacingError):
 
 class SourceUnavailable(GraphQLFacingError):
     code = "SOURCE_UNAVAILABLE"
+
+
+class AccessLogUnavailable(GraphQLFacingError):
+    code = "ACCESS_LOG_UNAVAILABLE"
 
 
 class UpstreamError(MinPlanError):

@@ -1,0 +1,40 @@
+"""Upstream sources: one module per source over the shared FHIR search client."""
+
+from __future__ import annotations
+
+from .appointments import AppointmentsConnector
+from .base import Connector, Fetched, SearchKey
+from .careplan import CareplanConnector
+from .consent import ConsentConnector
+from .diagnoses import DiagnosesConnector
+from .fhir import FhirClient, SearchResult
+from .journal import JournalConnector
+from .prevention import PreventionConnector
+from .pro import ProConnector
+
+__all__ = [
+    "CONNECTOR_CLASSES",
+    "AppointmentsConnector",
+    "CareplanConnector",
+    "Connector",
+    "ConsentConnector",
+    "DiagnosesConnector",
+    "Fetched",
+    "FhirClient",
+    "JournalConnector",
+    "PreventionConnector",
+    "ProConnector",
+    "SearchKey",
+    "SearchResult",
+]
+
+#: Source name → connector class, in the contract's order.
+CONNECTOR_CLASSES: dict[str, type[Connector]] = {
+    "diagnoses": DiagnosesConnector,
+    "appointments": AppointmentsConnector,
+    "journal": JournalConnector,
+    "careplan": CareplanConnector,
+    "pro": ProConnector,
+    "prevention": PreventionConnector,
+    "consent": ConsentConnector,
+}

@@ -1,0 +1,39 @@
+"""The ``consent`` source (the consent registry): ``Consent``."""
+
+from __future__ import annotations
+
+from .base import Connector
+from .fhir import FhirClient
+from .fhirmodels import ConsentModel
+from .records import ConsentActorRecord, ConsentRecord
+
+__all__ = ["SOURCE", "ConsentConnector", "parse_consent"]
+
+SOURCE = "consent"
+
+
+def parse_consent(source: str, resource: dict[str, object]) -> ConsentRecord:
+    model = ConsentModel.model_validate(resource)
+    provision = model.provision
+    actors = tuple(
+        ConsentActorRecord(
+            system=a.reference.identifier.system if a.reference.identifier else None,
+            value=a.reference.identifier.value if a.reference.identifier else None,
+            role=a.role.coding[0].code if a.role and a.role.coding else None,
+        )
+        for a in provision.actor
+    )
+    return ConsentRecord(
+        source=source,
+        source_id=model.id,
+        patient=model.require_patient(),
+        active=model.status == "active",
+        kind=provision.type,
+        actors=actors,
+        classes=tuple(c.code for c in provision.class_ if c.code),
+    )
+
+
+class ConsentConnector(Connector):
+    def __init__(self, fhir: FhirClient) -> None:
+        super().__init__(fhir, {"Consent": parse_consent})

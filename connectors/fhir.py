@@ -1,0 +1,168 @@
+"""The shared FHIR search client: one ``httpx.AsyncClient``, many patients per request, all pages.
+
+A search is ``GET {base}/{Type}?patient:identifier=<system>|A,<system>|B&_count=N``; the answer
+is a ``searchset`` Bundle whose ``next`` links are followed to the end. Failures are converted
+here, once, into :mod:`gateway.errors` upstream errors that name the source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import orjson
+
+from gateway.errors import (
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamHTTPError,
+    UpstreamTimeout,
+)
+
+__all__ = ["CPR_SYSTEM", "FhirClient", "SearchPage", "SearchResult"]
+
+CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
+_ACCEPT = "application/fhir+json, application/json;q=0.9"
+_JSON_TYPES = ("application/fhir+json", "application/json")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class SearchPage:
+    resources: list[dict[str, object]]
+    skipped: int
+    next_url: str | None
+
+
+@dataclass(slots=True)
+class SearchResult:
+    """Every resource of every page; ``skipped`` counts bundle entries that were not objects."""
+
+    resources: list[dict[str, object]]
+    skipped: int
+    pages: int
+
+
+class FhirClient:
+    """Searches one FHIR source. The ``httpx.AsyncClient`` is injected and shared.
+
+    Example:
+        >>> client = FhirClient(http, source="appointments", base_url="http://x/fhir")
+        >>> result = await client.search("Appointment", ["0101521234"])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        source: str,
+        base_url: str,
+        timeout: float = 2.0,
+        page_size: int = 100,
+        max_pages: int = 50,
+    ) -> None:
+        self.http = http
+        self.source = source
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.page_size = page_size
+        self.max_pages = max_pages
+        base = urlsplit(self.base_url)
+        self._origin = (base.scheme, base.netloc)
+
+    def search_url(self, resource_type: str, cprs: Sequence[str]) -> httpx.URL:
+        identifiers = ",".join(f"{CPR_SYSTEM}|{cpr}" for cpr in cprs)
+        return httpx.URL(
+            f"{self.base_url}/{resource_type}",
+            params={"patient:identifier": identifiers, "_count": str(self.page_size)},
+        )
+
+    async def search(self, resource_type: str, cprs: Sequence[str]) -> SearchResult:
+        """All resources of ``resource_type`` for these patients, following ``next`` links.
+
+        The whole search, every page included, must finish within the source's timeout.
+        """
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._search_all(resource_type, cprs)
+        except TimeoutError as exc:
+            raise UpstreamTimeout(self.source) from exc
+
+    async def _search_all(self, resource_type: str, cprs: Sequence[str]) -> SearchResult:
+        url: httpx.URL | str = self.search_url(resource_type, cprs)
+        resources: list[dict[str, object]] = []
+        skipped = 0
+        pages = 0
+        while True:
+            page = await self.fetch_page(url)
+            pages += 1
+            resources.extend(page.resources)
+            skipped += page.skipped
+            if page.next_url is None:
+                break
+            if pages >= self.max_pages:
+                log.warning("source %s: stopped after %d pages", self.source, pages)
+                break
+            url = self._checked_next(page.next_url)
+        return SearchResult(resources=resources, skipped=skipped, pages=pages)
+
+    async def fetch_page(self, url: httpx.URL | str) -> SearchPage:
+        """One page of a search, read and checked."""
+        try:
+            response = await self.http.get(url, headers={"Accept": _ACCEPT})
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(self.source) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(self.source, "connection failed") from exc
+        if response.status_code != 200:
+            raise UpstreamHTTPError(self.source, response.status_code)
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in _JSON_TYPES:
+            raise UpstreamBadResponse(self.source, "not FHIR JSON")
+        return self._read_bundle(response.content)
+
+    def _read_bundle(self, body: bytes) -> SearchPage:
+        try:
+            bundle = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamBadResponse(self.source, "invalid JSON") from exc
+        if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+            raise UpstreamBadResponse(self.source, "not a Bundle")
+        entries = bundle.get("entry") or []
+        if not isinstance(entries, list):
+            raise UpstreamBadResponse(self.source, "Bundle.entry is not a list")
+        resources: list[dict[str, object]] = []
+        skipped = 0
+        for entry in entries:
+            resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(resource, dict):
+                resources.append(resource)
+            else:
+                skipped += 1
+        return SearchPage(resources, skipped, _next_link(bundle))
+
+    def _checked_next(self, next_url: str) -> str:
+        # A next link may be relative; an absolute one must stay on the source's own origin,
+        # so that a source cannot send the gateway (and its network position) elsewhere.
+        absolute = urljoin(self.base_url + "/", next_url)
+        parts = urlsplit(absolute)
+        if (parts.scheme, parts.netloc) != self._origin:
+            raise UpstreamBadResponse(self.source, "next link points to another host")
+        return absolute
+
+
+def _next_link(bundle: dict[str, object]) -> str | None:
+    links = bundle.get("link")
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            if isinstance(url, str) and url:
+                return url
+    return None

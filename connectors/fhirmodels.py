@@ -1,0 +1,322 @@
+"""Typed models of the FHIR R4 subset the contract reads (pydantic, extra fields ignored).
+
+Validation here is what decides that a resource "cannot be read": a missing id, an unknown
+status, a missing required text. Such a resource is skipped and counted by its connector.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from .codes import CONFIDENTIALITY_SYSTEM, CPR_SYSTEM, normalise_codes
+
+__all__ = [
+    "AppointmentModel",
+    "CodeableConcept",
+    "Coding",
+    "ConditionModel",
+    "ConsentModel",
+    "DocumentReferenceModel",
+    "GoalModel",
+    "QuestionnaireResponseModel",
+    "Reference",
+    "RiskAssessmentModel",
+    "ServiceRequestModel",
+]
+
+
+def _aware(value: datetime) -> datetime:
+    # FHIR requires an offset on a dateTime with a time; a source that leaves it out is read
+    # as UTC, so that every DateTime we serve carries an offset.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+#: A FHIR dateTime/instant, always timezone-aware.
+Instant = Annotated[datetime, AfterValidator(_aware)]
+
+
+class FhirModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Coding(FhirModel):
+    system: str | None = None
+    code: str | None = None
+    display: str | None = None
+
+
+class CodeableConcept(FhirModel):
+    coding: list[Coding] = []
+    text: str | None = None
+
+    def diagnosis_codes(self) -> tuple[str, ...]:
+        return normalise_codes((c.system, c.code) for c in self.coding)
+
+
+class Identifier(FhirModel):
+    system: str | None = None
+    value: str | None = None
+
+
+class Reference(FhirModel):
+    reference: str | None = None
+    identifier: Identifier | None = None
+    display: str | None = None
+
+    def condition_id(self) -> str | None:
+        """The id of a ``Condition/{id}`` reference, else None."""
+        ref = self.reference or ""
+        return ref.split("/", 1)[1] or None if ref.startswith("Condition/") else None
+
+    def cpr(self) -> str | None:
+        ident = self.identifier
+        return ident.value if ident is not None and ident.system == CPR_SYSTEM else None
+
+
+class Meta(FhirModel):
+    security: list[Coding] = []
+
+
+class Resource(FhirModel):
+    """What every resource we read has: an id, a patient, and maybe a confidentiality label."""
+
+    id: str
+    subject: Reference | None = None
+    patient: Reference | None = None
+    meta: Meta | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("blank id")
+        return value
+
+    def patient_cpr(self) -> str | None:
+        for ref in (self.subject, self.patient):
+            if ref is not None and (cpr := ref.cpr()):
+                return cpr
+        return None
+
+    def require_patient(self) -> str:
+        cpr = self.patient_cpr()
+        if not cpr:
+            raise ValueError("no patient CPR identifier")
+        return cpr
+
+    def security_codings(self) -> list[Coding]:
+        return self.meta.security if self.meta is not None else []
+
+    def is_withheld(self) -> bool:
+        return any(
+            c.system == CONFIDENTIALITY_SYSTEM and c.code == "R" for c in self.security_codings()
+        )
+
+
+def condition_ids(refs: list[Reference]) -> tuple[str, ...]:
+    return tuple(cid for ref in refs if (cid := ref.condition_id()) is not None)
+
+
+class ConditionModel(Resource):
+    resourceType: Literal["Condition"]
+    code: CodeableConcept
+    clinicalStatus: CodeableConcept | None = None
+    onsetDateTime: Instant | date | None = None
+    recorder: Reference | None = None
+
+    def is_active(self) -> bool:
+        status = self.clinicalStatus
+        return status is not None and any(c.code == "active" for c in status.coding)
+
+
+APPOINTMENT_STATUSES = frozenset(
+    {
+        "proposed", "pending", "booked", "arrived", "fulfilled", "cancelled",
+        "noshow", "entered-in-error", "checked-in", "waitlist",
+    }
+)  # fmt: skip
+
+
+class Participant(FhirModel):
+    actor: Reference | None = None
+
+
+class AppointmentModel(Resource):
+    resourceType: Literal["Appointment"]
+    status: str
+    start: Instant | None = None
+    end: Instant | None = None
+    description: str | None = None
+    participant: list[Participant] = []
+    reasonCode: list[CodeableConcept] = []
+    reasonReference: list[Reference] = []
+
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: str) -> str:
+        if value not in APPOINTMENT_STATUSES:
+            raise ValueError(f"unknown Appointment.status {value!r}")
+        return value
+
+    def patient_cpr(self) -> str | None:
+        # Appointment has no subject in FHIR R4: the patient is a participant.
+        direct = super().patient_cpr()
+        if direct:
+            return direct
+        for p in self.participant:
+            if p.actor is not None and (cpr := p.actor.cpr()):
+                return cpr
+        return None
+
+
+class Attachment(FhirModel):
+    contentType: str | None = None
+    data: str | None = None
+
+    def text(self) -> str:
+        if self.data is None:
+            return ""
+        try:
+            return base64.b64decode(self.data, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise ValueError("attachment.data is not base64 of UTF-8 text") from exc
+
+
+class Content(FhirModel):
+    attachment: Attachment
+
+
+class DocContext(FhirModel):
+    related: list[Reference] = []
+    event: list[CodeableConcept] = []
+
+
+class DocumentReferenceModel(Resource):
+    resourceType: Literal["DocumentReference"]
+    date: Instant
+    description: str | None = None
+    author: list[Reference] = []
+    custodian: Reference | None = None
+    content: list[Content]
+    context: DocContext | None = None
+    securityLabel: list[CodeableConcept] = []
+
+    @field_validator("content")
+    @classmethod
+    def _has_text(cls, value: list[Content]) -> list[Content]:
+        if not value:
+            raise ValueError("no content")
+        value[0].attachment.text()  # fail here, not in the middle of a plan
+        return value
+
+    def is_withheld(self) -> bool:
+        labels = [c for label in self.securityLabel for c in label.coding]
+        return super().is_withheld() or any(
+            c.system == CONFIDENTIALITY_SYSTEM and c.code == "R" for c in labels
+        )
+
+
+class Quantity(FhirModel):
+    value: float | None = None
+    comparator: str | None = None
+    unit: str | None = None
+
+
+class Target(FhirModel):
+    detailQuantity: Quantity | None = None
+    detailString: str | None = None
+    dueDate: date | None = None
+
+
+class GoalModel(Resource):
+    resourceType: Literal["Goal"]
+    lifecycleStatus: str
+    description: CodeableConcept
+    target: list[Target] = []
+    addresses: list[Reference] = []
+
+    @field_validator("description")
+    @classmethod
+    def _has_text(cls, value: CodeableConcept) -> CodeableConcept:
+        if not (value.text or (value.coding and value.coding[0].display)):
+            raise ValueError("Goal.description has no text")
+        return value
+
+
+class Prediction(FhirModel):
+    qualitativeRisk: CodeableConcept | None = None
+
+
+class RiskAssessmentModel(Resource):
+    resourceType: Literal["RiskAssessment"]
+    occurrenceDateTime: Instant
+    performer: Reference | None = None
+    prediction: list[Prediction]
+    code: CodeableConcept | None = None
+
+
+class Answer(FhirModel):
+    valueDecimal: float | None = None
+    valueInteger: int | None = None
+    valueCoding: Coding | None = None
+
+
+class QRItem(FhirModel):
+    linkId: str
+    answer: list[Answer] = []
+
+
+class QuestionnaireResponseModel(Resource):
+    resourceType: Literal["QuestionnaireResponse"]
+    questionnaire: str | None = None
+    authored: Instant | None = None
+    item: list[QRItem] = []
+
+    def answer(self, link_id: str) -> Answer | None:
+        for item in self.item:
+            if item.linkId == link_id and item.answer:
+                return item.answer[0]
+        return None
+
+
+class Extension(FhirModel):
+    url: str
+    valueUrl: str | None = None
+
+
+class ServiceRequestModel(Resource):
+    resourceType: Literal["ServiceRequest"]
+    status: str
+    code: CodeableConcept
+    performer: list[Reference] = []
+    reasonCode: list[CodeableConcept] = []
+    supportingInfo: list[Reference] = []
+    extension: list[Extension] = []
+
+
+class ConsentActor(FhirModel):
+    role: CodeableConcept | None = None
+    reference: Reference
+
+
+class ConsentClass(FhirModel):
+    code: str | None = None
+
+
+class Provision(FhirModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    type: Literal["deny", "permit"]
+    actor: list[ConsentActor] = []
+    class_: list[ConsentClass] = Field(default=[], alias="class")
+
+
+class ConsentModel(Resource):
+    resourceType: Literal["Consent"]
+    status: str
+    provision: Provision

@@ -1,0 +1,1 @@
+"""The Min Plan gateway: app, settings, auth, consent, cache, access log."""

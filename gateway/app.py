@@ -1,0 +1,278 @@
+"""The ASGI app: routes, lifespan (HTTP client, access log, connectors), and the demo.
+
+Request path: ``/graphql`` → bearer token verified (401 otherwise, before anything else)
+→ per-request context with fresh DataLoaders → ``plan`` resolver → PlanReader (fetch all
+sources concurrently through the loaders → consent decision → filter → assemble → access
+log) → strawberry serialises plain attributes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from connectors import CONNECTOR_CLASSES, Connector, FhirClient
+from schema import Context, SourceLoaders, build_schema
+
+from .audit import AccessLog, open_access_log
+from .auth import TokenVerifier, bearer_token
+from .errors import AuthError, ConfigError
+from .metrics import Metrics
+from .plans import PlanReader
+from .playground import playground_html
+from .settings import SOURCE_NAMES, Settings
+from .sources import SourceRegistry
+
+__all__ = ["Services", "create_app"]
+
+log = logging.getLogger(__name__)
+
+DEMO_FHIR_PATH = "/demo/fhir"
+
+
+@dataclass(slots=True)
+class Services:
+    """What lives as long as the app: built in the lifespan, shared by every request."""
+
+    settings: Settings
+    http: httpx.AsyncClient
+    verifier: TokenVerifier
+    access_log: AccessLog
+    registry: SourceRegistry
+    plans: PlanReader
+    metrics: Metrics
+
+
+def _transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    limits = httpx.Limits(
+        max_connections=settings.http_max_connections,
+        max_keepalive_connections=settings.http_max_connections,
+    )
+    if settings.http_transport == "aiohttp":
+        # httpcore's pool assignment is quadratic under concurrency (see README, benchmark);
+        # aiohttp's connector is not. The httpx API (and respx in tests) stays the same.
+        from httpx_aiohttp import AiohttpTransport
+
+        return AiohttpTransport(limits=limits)
+    return httpx.AsyncHTTPTransport(limits=limits)
+
+
+def _source_urls(settings: Settings, demo_base: str | None) -> dict[str, str]:
+    if settings.demo:
+        if demo_base is None:
+            raise ConfigError("demo mode needs the gateway's own base URL for its demo sources")
+        return {n: f"{demo_base.rstrip('/')}{DEMO_FHIR_PATH}/{n}" for n in SOURCE_NAMES}
+    missing = settings.missing_sources()
+    if missing:
+        names = ", ".join(f"MINPLAN_SOURCE_{n.upper()}_URL" for n in missing)
+        raise ConfigError(
+            f"Config {names} is missing. Set every source, or none for the embedded demo."
+        )
+    return {n: url for n in SOURCE_NAMES if (url := settings.source_url(n))}
+
+
+def _auth_config(settings: Settings, demo_jwks: Path | None) -> tuple[str, str]:
+    if settings.auth_issuer and settings.auth_jwks_url:
+        return settings.auth_issuer, settings.auth_jwks_url
+    if settings.demo and demo_jwks is not None:
+        from .devtokens import DEV_ISSUER
+
+        return DEV_ISSUER, demo_jwks.as_uri()
+    missing = [
+        name
+        for name, value in (
+            ("MINPLAN_AUTH_ISSUER", settings.auth_issuer),
+            ("MINPLAN_AUTH_JWKS_URL", settings.auth_jwks_url),
+        )
+        if not value
+    ]
+    raise ConfigError(f"Config {' and '.join(missing)} is missing, and has no default.")
+
+
+class AuthenticatedGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI app behind a bearer-token check: no token, no GraphQL (HTTP 401)."""
+
+    def __init__(self, app_state: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._state = app_state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await Response(status_code=404)(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        if self._is_playground(request):
+            await self.render_graphql_ide(request)(scope, receive, send)
+            return
+        services: Services = self._state.services
+        try:
+            token = bearer_token(request.headers.get("authorization"))
+            viewer = await services.verifier.verify(token)
+        except AuthError as exc:
+            await _unauthenticated(str(exc))(scope, receive, send)
+            return
+        scope["minplan.viewer"] = viewer
+        await super().__call__(scope, receive, send)
+
+    def _is_playground(self, request: Request) -> bool:
+        return (
+            self.graphql_ide is not None
+            and request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+            and "query" not in request.query_params
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        return playground_html(self.graphql_ide_html, getattr(self._state, "playground", None))
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        services: Services = self._state.services
+        return Context(
+            viewer=request.scope["minplan.viewer"],
+            plans=services.plans,
+            loaders=SourceLoaders(
+                services.registry, max_batch_size=services.settings.source_batch_size
+            ),
+            access_log=services.access_log,
+            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+        )
+
+
+def _unauthenticated(reason: str) -> Response:
+    body = {"errors": [{"message": f"Unauthenticated: {reason}.",
+                        "extensions": {"code": "UNAUTHENTICATED"}}]}  # fmt: skip
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    self_url: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    demo_key_path: Path | None = None,
+) -> Starlette:
+    """Build the gateway.
+
+    Args:
+        settings: read from the environment when None.
+        self_url: this server's own base URL; in demo mode the sources are called there.
+        transport: an httpx transport for every upstream call (tests pass a mock).
+        demo_key_path: the demo token issuer's key file (default: the user's state dir).
+    """
+    settings = settings or Settings()
+    metrics = Metrics()
+    schema = build_schema(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+    )
+    routes: list[Route | Mount] = []
+    demo_jwks: Path | None = None
+    playground: dict[str, str] | None = None
+    if settings.demo:
+        from demo.sources import create_sources_app
+
+        from .demo import demo_playground, write_demo_jwks
+
+        demo_jwks, issuer = write_demo_jwks(demo_key_path)
+        playground = demo_playground(issuer)
+        routes.append(Mount(DEMO_FHIR_PATH, app=create_sources_app()))
+        jwks = issuer.jwks()
+        routes.append(Route("/demo/jwks.json", lambda _r: JSONResponse(jwks)))
+    source_urls = _source_urls(settings, self_url)
+    issuer_name, jwks_url = _auth_config(settings, demo_jwks)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        http = httpx.AsyncClient(transport=transport or _transport(settings))
+        access_log = open_access_log(settings.audit_url)
+        await access_log.start()
+        verifier = TokenVerifier(
+            issuer=issuer_name,
+            jwks_url=jwks_url,
+            audience=settings.auth_audience,
+            leeway=settings.auth_leeway,
+            http_client=http,
+        )
+        connectors: dict[str, Connector] = {}
+        for name, url in source_urls.items():
+            fhir = FhirClient(
+                http,
+                source=name,
+                base_url=url,
+                timeout=settings.timeout_for(name),
+                page_size=settings.source_page_size,
+                max_pages=settings.source_max_pages,
+            )
+            connectors[name] = CONNECTOR_CLASSES[name](fhir)
+        registry = SourceRegistry(connectors, metrics=metrics)
+        app.state.services = Services(
+            settings=settings,
+            http=http,
+            verifier=verifier,
+            access_log=access_log,
+            registry=registry,
+            plans=PlanReader(
+                search_keys=registry.search_keys,
+                access_log=access_log,
+                pseudonym_key=settings.pseudonym_key.encode(),
+                deadline=settings.request_deadline,
+            ),
+            metrics=metrics,
+        )
+        log.info(
+            "Min Plan gateway ready (%s sources, access log %s)",
+            "demo" if settings.demo else "configured",
+            settings.audit_url.split(":", 1)[0],
+        )
+        try:
+            yield
+        finally:
+            await verifier.aclose()
+            await access_log.close()
+            await http.aclose()
+
+    app = Starlette(lifespan=lifespan)
+    app.state.playground = playground
+    graphql = AuthenticatedGraphQL(
+        app.state, schema=schema, graphql_ide="graphiql" if settings.playground else None
+    )
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        services: Services = request.app.state.services
+        audit_ok = await services.access_log.ping()
+        body = {"status": "ready" if audit_ok else "unavailable", "accessLog": audit_ok,
+                "sources": sorted(services.registry.connectors)}  # fmt: skip
+        return JSONResponse(body, status_code=200 if audit_ok else 503)
+
+    async def metrics_endpoint(_request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.router.routes.extend(
+        [
+            Route("/", lambda _r: RedirectResponse("/graphql")),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+            *routes,
+        ]
+    )
+    return app

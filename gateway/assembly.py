@@ -1,0 +1,160 @@
+"""Plan assembly: derive the care packages and place every visible item (contract §1).
+
+A package exists when an active Condition of its kind exists. An item belongs to the package
+of a diagnosis code it carries, or of the ``Condition/{id}`` it references in the
+``diagnoses`` source; an item that fits no package of the patient's goes to ``unassigned``.
+An item fitting two packages (say an appointment for COPD and back pain) shows in both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from connectors.records import (
+    AppointmentRecord,
+    DiagnosisRecord,
+    GoalRecord,
+    HealthLiteracyRecord,
+    JournalNoteRecord,
+    PreventionOfferRecord,
+    Record,
+    TriageRecord,
+)
+
+from .model import CarePackage, PackageKind, PlanSection
+
+__all__ = ["assemble_packages", "package_id_factory", "package_kind"]
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+def package_kind(code: str) -> PackageKind | None:
+    """The package a normalised ICD-10 code puts a patient in, if any.
+
+    >>> package_kind("J44.9"), package_kind("M54.5"), package_kind("I21.0"), package_kind("I10")
+    (<PackageKind.COPD: 'COPD'>, <PackageKind.LOW_BACK_PAIN: ...>, <PackageKind.HEART_DISEASE: ...>, None)
+    """
+    if code.startswith("J44"):
+        return PackageKind.COPD
+    if code.startswith("M54.5"):
+        return PackageKind.LOW_BACK_PAIN
+    if code.startswith("E11"):
+        return PackageKind.TYPE2_DIABETES
+    if code[:1] == "I" and code[1:3].isdigit() and 20 <= int(code[1:3]) <= 25:
+        return PackageKind.HEART_DISEASE
+    return None
+
+
+def package_id_factory(key: bytes) -> Callable[[str, PackageKind], str]:
+    """Stable package ids that do not reveal the CPR: a keyed hash of (CPR, kind)."""
+
+    def package_id(cpr: str, kind: PackageKind) -> str:
+        digest = hmac.new(key, f"package:{cpr}:{kind.value}".encode(), hashlib.sha256)
+        return f"{kind.value.lower()}-{digest.hexdigest()[:20]}"
+
+    return package_id
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def assemble_packages(
+    cpr: str,
+    by_source: Mapping[str, Sequence[Record]],
+    *,
+    package_id: Callable[[str, PackageKind], str],
+) -> tuple[list[CarePackage], PlanSection]:
+    """Build the packages and the unassigned section from visible records.
+
+    ``by_source`` holds only what the viewer may see; a source that is absent (denied or
+    failed) contributes nothing. Without visible diagnoses no package can be derived, and
+    every item is unassigned.
+    """
+    conditions = [r for r in by_source.get("diagnoses", ()) if isinstance(r, DiagnosisRecord)]
+    active = [c for c in conditions if c.active]
+    packages: dict[PackageKind, CarePackage] = {}
+    condition_kind: dict[str, PackageKind] = {}
+    unassigned = PlanSection()
+    for condition in active:
+        kind = package_kind(condition.code)
+        if kind is None:
+            unassigned.diagnoses.append(condition)
+            continue
+        condition_kind[condition.source_id] = kind
+        package = packages.get(kind)
+        if package is None:
+            package = packages[kind] = CarePackage(id=package_id(cpr, kind), kind=kind)
+        package.diagnoses.append(condition)
+
+    def homes(record: Record) -> list[CarePackage]:
+        kinds: dict[PackageKind, None] = {}
+        for code in record.codes:
+            kind = package_kind(code)
+            if kind is not None and kind in packages:
+                kinds[kind] = None
+        for ref in record.condition_refs:
+            kind = condition_kind.get(ref)
+            if kind is not None:
+                kinds[kind] = None
+        return [packages[k] for k in kinds]
+
+    for source, records in by_source.items():
+        if source == "diagnoses":
+            continue
+        for record in records:
+            _place(record, homes(record), unassigned, packages)
+
+    for section in (*packages.values(), unassigned):
+        _sort(section)
+    ordered = [packages[k] for k in PackageKind if k in packages]
+    return ordered, unassigned
+
+
+def _place(
+    record: Record,
+    targets: list[CarePackage],
+    unassigned: PlanSection,
+    packages: Mapping[PackageKind, CarePackage],
+) -> None:
+    if isinstance(record, TriageRecord):
+        for package in targets:  # the latest assessment per package; none goes unassigned
+            if package.triage is None or _aware(record.assessed_at) > _aware(
+                package.triage.assessed_at
+            ):
+                package.triage = record
+        return
+    if isinstance(record, HealthLiteracyRecord):
+        # A response that names no package is about the patient: it applies to every package.
+        for package in targets or (list(packages.values()) if not record.codes else []):
+            current = package.health_literacy
+            if current is None or _aware(record.answered_at) > _aware(current.answered_at):
+                package.health_literacy = record
+        return
+    sections: list[PlanSection] = list(targets) or [unassigned]
+    for section in sections:
+        if isinstance(record, AppointmentRecord):
+            section.appointments.append(record)
+        elif isinstance(record, JournalNoteRecord):
+            section.journal_notes.append(record)
+        elif isinstance(record, GoalRecord):
+            section.goals.append(record)
+        elif isinstance(record, PreventionOfferRecord):
+            section.prevention_offers.append(record)
+
+
+def _sort(section: PlanSection) -> None:
+    # Appointments by start, oldest first (no start: last); notes newest first;
+    # goals by due date (none: last); ties broken by source id, so the order is stable.
+    section.appointments.sort(
+        key=lambda a: (a.start is None, _aware(a.start) if a.start else _EPOCH, a.source_id)
+    )
+    section.journal_notes.sort(key=lambda n: (_aware(n.date), n.source_id), reverse=True)
+    section.goals.sort(
+        key=lambda g: (g.due is None, g.due.isoformat() if g.due else "", g.source_id)
+    )
+    section.diagnoses.sort(key=lambda d: (d.code, d.source_id))
+    section.prevention_offers.sort(key=lambda p: (p.title, p.source_id))

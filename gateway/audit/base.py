@@ -1,0 +1,202 @@
+"""The access log ("who has seen my data"): the record, the backend protocol, the factory.
+
+Every plan read by a clinician or a proxy is written here before the answer leaves; if
+the write fails, the read fails (:class:`~gateway.errors.AuditWriteError`). The patient
+and their proxies read it back newest first.
+
+A CPR number is never stored in clear: ``patient`` and a proxy's ``actor_ref`` are keyed
+pseudonyms made with :func:`gateway.privacy.pseudonymise_cpr`.
+
+Example:
+    >>> log = open_access_log("sqlite:///:memory:")  # doctest: +SKIP
+    >>> await log.start()  # doctest: +SKIP
+    >>> await log.record(AccessRecord(...))  # doctest: +SKIP
+    >>> await log.entries(patient_pseudonym)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from gateway.errors import ConfigError
+
+__all__ = [
+    "ACTOR_ROLES",
+    "COLUMNS",
+    "DEFAULT_TABLE",
+    "AccessLog",
+    "AccessRecord",
+    "check_entries_query",
+    "check_table_name",
+    "open_access_log",
+]
+
+#: Who is logged: the patient's own reads are not.
+ACTOR_ROLES: frozenset[str] = frozenset({"clinician", "proxy"})
+
+DEFAULT_TABLE = "minplan_access_log"
+
+# Lower case only (PostgreSQL folds unquoted names), and short enough that the index
+# name derived from it stays within PostgreSQL's 63-character identifier limit.
+_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_SQLITE_PREFIX = "sqlite:///"
+_POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+_ACCEPTED = "sqlite:///path, sqlite:///:memory:, postgresql://… or postgres://…"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """One read of a patient's plan by someone other than the patient.
+
+    Attributes:
+        at: When, timezone-aware (stored and returned in UTC).
+        patient: Pseudonym of the patient's CPR.
+        actor_role: ``"clinician"`` or ``"proxy"``.
+        actor_name: The reader's name, from the token.
+        actor_org: The reader's organisation, an SOR code.
+        actor_org_name: The organisation's name.
+        actor_ref: Pseudonym of a proxy's CPR, or the token subject of a clinician.
+        sections: Plan sections returned, e.g. ``("diagnoses", "appointments")``.
+        emergency: True when the reader broke the glass.
+        reason: The break-the-glass reason.
+        request_id: The request that read the plan.
+
+    Raises:
+        ValueError: ``at`` is naive, or ``actor_role`` is not one of :data:`ACTOR_ROLES`.
+    """
+
+    at: datetime
+    patient: str
+    actor_role: str
+    actor_name: str | None
+    actor_org: str | None
+    actor_org_name: str | None
+    actor_ref: str | None
+    sections: tuple[str, ...]
+    emergency: bool
+    reason: str | None
+    request_id: str
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None or self.at.utcoffset() is None:
+            raise ValueError("AccessRecord.at must be timezone-aware")
+        if self.actor_role not in ACTOR_ROLES:
+            raise ValueError(
+                f"AccessRecord.actor_role must be one of {sorted(ACTOR_ROLES)}, "
+                f"not {self.actor_role!r}"
+            )
+        if not isinstance(self.sections, tuple):
+            # A list would make the frozen record unhashable; accept any iterable.
+            object.__setattr__(self, "sections", tuple(self.sections))
+
+
+#: The stored columns, in the order of :class:`AccessRecord`'s fields.
+COLUMNS: tuple[str, ...] = tuple(field.name for field in fields(AccessRecord))
+
+
+@runtime_checkable
+class AccessLog(Protocol):
+    """What a backend of the access log does. Open one with :func:`open_access_log`."""
+
+    async def start(self) -> None:
+        """Connect and create the schema if absent. Idempotent.
+
+        Raises:
+            AuditWriteError: The store cannot be opened or the schema not created.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Release the connection(s). Safe to call twice."""
+        ...
+
+    async def record(self, entry: AccessRecord) -> None:
+        """Write one entry; return only once it is committed.
+
+        Raises:
+            AuditWriteError: On any failure, with the cause chained.
+        """
+        ...
+
+    async def entries(
+        self, patient: str, *, since: datetime | None = None, limit: int = 500
+    ) -> list[AccessRecord]:
+        """The patient's entries, newest first.
+
+        Args:
+            patient: Pseudonym of the patient's CPR.
+            since: Only entries at or after this (timezone-aware) moment.
+            limit: At most this many entries (at least 1).
+        """
+        ...
+
+    async def ping(self) -> bool:
+        """True when the store answers (for ``/readyz``); never raises."""
+        ...
+
+
+def check_table_name(table: str) -> str:
+    """Return ``table`` if it is a safe SQL identifier, else raise ConfigError.
+
+    >>> check_table_name("minplan_access_log")
+    'minplan_access_log'
+    """
+    if not _TABLE_NAME.match(table):
+        raise ConfigError(
+            f"access log table name {table!r} is not allowed: use 1-48 characters "
+            "of a-z, 0-9 and _, not starting with a digit"
+        )
+    return table
+
+
+def check_entries_query(since: datetime | None, limit: int) -> datetime | None:
+    """Check the arguments of :meth:`AccessLog.entries`; return ``since`` in UTC.
+
+    Raises:
+        ValueError: ``since`` is naive or ``limit`` is below 1.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    if since is None:
+        return None
+    if since.tzinfo is None or since.utcoffset() is None:
+        raise ValueError("since must be timezone-aware")
+    return since.astimezone(UTC)
+
+
+def open_access_log(url: str, *, table: str = DEFAULT_TABLE) -> AccessLog:
+    """Make the access log backend named by ``url`` (not yet started).
+
+    Args:
+        url: ``MINPLAN_AUDIT_URL``: ``sqlite:///relative/path.sqlite3``,
+            ``sqlite:////absolute/path``, ``sqlite:///:memory:``, ``postgresql://…``
+            or ``postgres://…``.
+        table: Table name; tests pass their own to stay apart.
+
+    Raises:
+        ConfigError: Unknown scheme, empty SQLite path, or an unsafe table name.
+
+    >>> type(open_access_log("sqlite:///:memory:")).__name__
+    'SqliteAccessLog'
+    """
+    check_table_name(table)
+    if url.startswith(_SQLITE_PREFIX):
+        path = url.removeprefix(_SQLITE_PREFIX)
+        if not path:
+            raise ConfigError(f"MINPLAN_AUDIT_URL names no SQLite file; use {_ACCEPTED}")
+        from gateway.audit.sqlite import SqliteAccessLog
+
+        return SqliteAccessLog(path, table=table)
+    if url.startswith(_POSTGRES_PREFIXES):
+        from gateway.audit.postgres import PostgresAccessLog
+
+        return PostgresAccessLog(url, table=table)
+    # Never echo the URL: it may carry a password. The scheme alone is safe.
+    scheme = _SCHEME.match(url)
+    given = f" (scheme {scheme.group(1)!r})" if scheme else ""
+    raise ConfigError(f"MINPLAN_AUDIT_URL is not an accepted URL{given}; use {_ACCEPTED}")

@@ -1,0 +1,121 @@
+"""The ``minplan`` command: ``serve``, ``token`` (dev tokens for the demo) and ``schema``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .errors import ConfigError
+    from .logs import configure_logging
+    from .settings import Settings
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    host = args.host
+    self_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    try:
+        app = create_app(settings, self_url=f"http://{self_host}:{args.port}")
+    except ConfigError as exc:
+        print(f"minplan: {exc}", file=sys.stderr)
+        return 2
+    if settings.demo:
+        print(
+            f"Min Plan demo: playground at http://{self_host}:{args.port}/graphql "
+            "(a citizen's token is preloaded; `minplan token --help` for others)",
+            file=sys.stderr,
+        )
+    uvicorn.run(app, host=host, port=args.port, log_config=None, access_log=args.access_log)
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from demo.people import ORGS, PATIENTS
+
+    from .devtokens import DevIssuer
+
+    name = args.name
+    org_name = args.org_name
+    if args.role == "citizen" and name is None and args.cpr in PATIENTS:
+        name = PATIENTS[args.cpr]
+    if args.role == "clinician":
+        if org_name is None and args.org in ORGS:
+            org_name = ORGS[args.org]
+        if name is None:
+            name = "Demo Kliniker"
+    try:
+        token = DevIssuer().issue(
+            role=args.role,
+            cpr=args.cpr if args.role == "citizen" else None,
+            org=args.org if args.role == "clinician" else None,
+            org_name=org_name,
+            name=name,
+            ttl=args.ttl,
+        )
+    except ValueError as exc:
+        print(f"minplan token: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def _schema(_args: argparse.Namespace) -> int:
+    from schema import export_sdl
+
+    sys.stdout.write(export_sdl())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="minplan", description="Min Plan: one chronic-care plan from every sector."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser(
+        "serve", help="run the gateway (the embedded demo when no source is configured)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-access-log", dest="access_log", action="store_false",
+                       help="do not log each HTTP request")  # fmt: skip
+    serve.set_defaults(func=_serve)
+
+    token = sub.add_parser(
+        "token",
+        help="print a dev token the embedded demo accepts",
+        description=(
+            "Demo people: citizens 0101521234 (COPD), 1203641234 (back pain), 2307481234 "
+            "(both; proxy 1508791234), 1709551234 (blocks); clinicians' orgs "
+            "380101000016003 (GP), 265161000016000 (hospital, blocked for Lis's journal), "
+            "469401000016002 (physio, blocked for all of Lis), 1001081000016004 (municipality)."
+        ),
+    )
+    token.add_argument("--role", choices=["citizen", "clinician"], required=True)
+    token.add_argument("--cpr", help="the citizen's CPR number (citizens)")
+    token.add_argument("--org", help="the clinician's organisation, SOR code (clinicians)")
+    token.add_argument("--org-name", help="organisation name (default: the demo's)")
+    token.add_argument("--name", help="the person's name")
+    token.add_argument("--ttl", type=float, default=12 * 3600, help="seconds (default 12 h)")
+    token.set_defaults(func=_token)
+
+    schema = sub.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema.set_defaults(func=_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

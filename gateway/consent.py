@@ -1,0 +1,190 @@
+"""Who may see what, in one place (contract §3): proxies, blocks, break the glass, withheld items.
+
+The rules run after fetching and before assembly, on connector records, so nothing a rule
+removes can reach a resolver, whatever the query asks for.
+
+- A citizen sees their own plan, less withheld items; a proxy (an active ``permit`` Consent
+  with a ``proxy`` actor carrying their CPR) sees the same.
+- A clinician sees the plan less withheld items of other organisations, less the sections
+  an active ``deny`` Consent naming their organisation covers (all, when it names none).
+  ``emergencyReason`` overrides deny Consents; withheld items stay withheld.
+- Consent source unavailable: clinicians and proxies get CONSENT_UNAVAILABLE.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from connectors.codes import CPR_SYSTEM, SOR_SYSTEM
+from connectors.records import ConsentRecord, Record
+
+from .errors import BadUserInput, ConsentUnavailable, Forbidden
+from .viewer import Viewer
+
+__all__ = [
+    "ALL_CLASSES",
+    "SOURCE_CLASS",
+    "Access",
+    "ViewerKind",
+    "decide_access",
+    "filter_records",
+    "is_proxy_for",
+]
+
+#: The consent classes (``Consent.provision.class[].code``), i.e. the plan sections a block covers.
+ALL_CLASSES: tuple[str, ...] = ("diagnoses", "appointments", "journal", "goals", "prevention")
+
+#: The consent class covering each source's data. Triage (careplan) and health literacy (pro)
+#: have no class of their own: they belong to the care plan's agreements, so a block of
+#: ``goals`` hides them too (fail closed).
+SOURCE_CLASS: dict[str, str] = {
+    "diagnoses": "diagnoses",
+    "appointments": "appointments",
+    "journal": "journal",
+    "careplan": "goals",
+    "pro": "goals",
+    "prevention": "prevention",
+}
+
+MAX_REASON_LENGTH = 500
+
+
+class ViewerKind(enum.Enum):
+    PATIENT = "patient"
+    PROXY = "proxy"
+    CLINICIAN = "clinician"
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What one viewer may see of one patient's plan in one request."""
+
+    kind: ViewerKind
+    viewer_org: str | None
+    denied: frozenset[str]  # consent classes removed from this view
+    overridden: frozenset[str]  # classes a block would remove, overridden by emergencyReason
+    emergency_reason: str | None
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        return tuple(c for c in ALL_CLASSES if c not in self.denied)
+
+    @property
+    def logged(self) -> bool:
+        """Reads by anyone but the patient go to the access log."""
+        return self.kind is not ViewerKind.PATIENT
+
+
+def viewer_kind(viewer: Viewer, patient: str) -> ViewerKind:
+    if viewer.is_clinician:
+        return ViewerKind.CLINICIAN
+    return ViewerKind.PATIENT if viewer.cpr == patient else ViewerKind.PROXY
+
+
+def is_proxy_for(consents: Iterable[ConsentRecord], patient: str, citizen_cpr: str) -> bool:
+    """True when an active permit Consent of ``patient`` names ``citizen_cpr`` as proxy."""
+    return any(
+        c.active
+        and c.kind == "permit"
+        and c.patient == patient
+        and any(
+            a.role == "proxy" and a.system == CPR_SYSTEM and a.value == citizen_cpr
+            for a in c.actors
+        )
+        for c in consents
+    )
+
+
+def _blocked_classes(consents: Iterable[ConsentRecord], patient: str, org: str) -> set[str]:
+    blocked: set[str] = set()
+    for c in consents:
+        if not (c.active and c.kind == "deny" and c.patient == patient):
+            continue
+        if any(a.system == SOR_SYSTEM and a.value == org for a in c.actors):
+            # An unknown class is treated as "everything": we cannot tell what it covers.
+            known = [k for k in c.classes if k in ALL_CLASSES]
+            if not c.classes or len(known) != len(c.classes):
+                return set(ALL_CLASSES)
+            blocked.update(known)
+    return blocked
+
+
+def decide_access(
+    viewer: Viewer,
+    patient: str,
+    consents: Sequence[ConsentRecord] | None,
+    emergency_reason: str | None = None,
+) -> Access:
+    """The access one viewer has to one patient's plan.
+
+    Args:
+        consents: the patient's Consents, or None when the consent source is unavailable.
+
+    Raises:
+        Forbidden: a citizen who is neither the patient nor their proxy.
+        ConsentUnavailable: consents unknown, and the viewer is not the patient.
+        BadUserInput: an emergencyReason from a citizen, or a blank one.
+    """
+    kind = viewer_kind(viewer, patient)
+    reason = _check_reason(kind, emergency_reason)
+    if kind is ViewerKind.PATIENT:
+        return Access(kind, None, frozenset(), frozenset(), None)
+    if consents is None:
+        raise ConsentUnavailable(
+            "The consent registry cannot be reached, so this plan cannot be shown to you."
+        )
+    if kind is ViewerKind.PROXY:
+        if viewer.cpr is None or not is_proxy_for(consents, patient, viewer.cpr):
+            raise Forbidden(
+                "You may read only your own plan or one you hold power of attorney for."
+            )
+        return Access(kind, None, frozenset(), frozenset(), None)
+    blocked = frozenset(_blocked_classes(consents, patient, viewer.org or ""))
+    if reason is not None:
+        return Access(kind, viewer.org, frozenset(), blocked, reason)
+    return Access(kind, viewer.org, blocked, frozenset(), None)
+
+
+def _check_reason(kind: ViewerKind, reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    if kind is not ViewerKind.CLINICIAN:
+        raise BadUserInput("emergencyReason is for clinicians breaking the glass.")
+    reason = reason.strip()
+    if not reason:
+        raise BadUserInput("emergencyReason must say why (it is logged); it was blank.")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise BadUserInput(f"emergencyReason is limited to {MAX_REASON_LENGTH} characters.")
+    return reason
+
+
+def may_see(access: Access, record: Record) -> bool:
+    """Withheld items stay with their custodian organisation, emergency or not."""
+    if not record.withheld:
+        return True
+    return (
+        access.kind is ViewerKind.CLINICIAN
+        and record.custodian is not None
+        and (record.custodian == access.viewer_org)
+    )
+
+
+def filter_records(
+    access: Access, by_source: Mapping[str, Sequence[Record]]
+) -> tuple[dict[str, list[Record]], bool]:
+    """The records this access may see, by source, and whether anything was removed.
+
+    Consent records themselves never pass: they are the rules, not the plan.
+    """
+    visible: dict[str, list[Record]] = {}
+    restricted = bool(access.denied)
+    for source, records in by_source.items():
+        section = SOURCE_CLASS.get(source)
+        if section is None or section in access.denied:
+            continue
+        kept = [r for r in records if may_see(access, r)]
+        restricted = restricted or len(kept) != len(records)
+        visible[source] = kept
+    return visible, restricted

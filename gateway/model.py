@@ -1,0 +1,66 @@
+"""The assembled plan: what the schema layer shows, built from connector records."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connectors.records import (
+    AppointmentRecord,
+    DiagnosisRecord,
+    GoalRecord,
+    HealthLiteracyRecord,
+    JournalNoteRecord,
+    PreventionOfferRecord,
+    TriageRecord,
+)
+
+__all__ = ["CarePackage", "PackageKind", "Plan", "PlanSection", "SourceStatus"]
+
+
+class PackageKind(enum.Enum):
+    COPD = "COPD"
+    LOW_BACK_PAIN = "LOW_BACK_PAIN"
+    TYPE2_DIABETES = "TYPE2_DIABETES"
+    HEART_DISEASE = "HEART_DISEASE"
+
+
+@dataclass(slots=True)
+class PlanSection:
+    """Item lists of one package, or of the items no package could be derived for."""
+
+    diagnoses: list[DiagnosisRecord] = field(default_factory=list)
+    goals: list[GoalRecord] = field(default_factory=list)
+    appointments: list[AppointmentRecord] = field(default_factory=list)
+    journal_notes: list[JournalNoteRecord] = field(default_factory=list)
+    prevention_offers: list[PreventionOfferRecord] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CarePackage(PlanSection):
+    id: str = ""
+    kind: PackageKind = PackageKind.COPD
+    triage: TriageRecord | None = None
+    health_literacy: HealthLiteracyRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    name: str
+    ok: bool
+    stale: bool = False
+    latency_ms: float | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class Plan:
+    cpr: str
+    packages: list[CarePackage]
+    unassigned: PlanSection
+    sources: list[SourceStatus]
+    restricted: bool
+    generated_at: datetime
+    #: Plan sections the viewer was allowed (consent classes), for the access log.
+    sections: tuple[str, ...] = ()

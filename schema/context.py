@@ -1,0 +1,28 @@
+"""The per-request context every resolver gets (``info.context``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from graphql import GraphQLError
+
+from gateway.audit import AccessLog
+from gateway.plans import PlanReader
+from gateway.viewer import Viewer
+
+from .loaders import SourceLoaders
+
+__all__ = ["Context"]
+
+
+@dataclass(slots=True)
+class Context:
+    """Built once per request in ``get_context``; loaders never outlive their request."""
+
+    viewer: Viewer
+    plans: PlanReader
+    loaders: SourceLoaders
+    access_log: AccessLog
+    request_id: str
+    #: Errors to report next to the data (e.g. SOURCE_UNAVAILABLE), added after execution.
+    warnings: list[GraphQLError] = field(default_factory=list)

@@ -1,0 +1,120 @@
+"""The plan, its care packages and sections, and the status of each source."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import strawberry
+
+from gateway import model
+
+from .items import (
+    Appointment,
+    AppointmentStatus,
+    Diagnosis,
+    Goal,
+    HealthLiteracy,
+    JournalNote,
+    PreventionOffer,
+    Triage,
+)
+
+__all__ = ["CarePackage", "PackageKind", "Plan", "PlanSection", "SourceStatus"]
+
+PackageKind = strawberry.enum(
+    model.PackageKind,
+    description=(
+        "A chronic-care package: COPD (ICD-10 J44*), LOW_BACK_PAIN (M54.5), "
+        "TYPE2_DIABETES (E11*), HEART_DISEASE (I20*-I25*)."
+    ),
+)
+
+_APPOINTMENTS_DOC = "Appointments by start, oldest first; `status` keeps only those statuses."
+
+
+def _by_status(items: list[Any], status: list[Any] | None) -> list[Any]:
+    if not status:
+        return items
+    wanted = set(status)
+    return [a for a in items if a.status in wanted]
+
+
+def _is(model_type: type) -> Any:
+    def is_type_of(cls: type, obj: object, _info: object) -> bool:
+        return isinstance(obj, (cls, model_type))
+
+    return classmethod(is_type_of)
+
+
+@strawberry.type(description="Items that belong to no care package of the patient.")
+class PlanSection:
+    diagnoses: list[Diagnosis] = strawberry.field(
+        description="Active diagnoses outside the packages."
+    )
+    goals: list[Goal] = strawberry.field(description="Goals by due date.")
+    journal_notes: list[JournalNote] = strawberry.field(description="Notes, newest first.")
+    prevention_offers: list[PreventionOffer] = strawberry.field(description="Offers.")
+
+    @strawberry.field(description=_APPOINTMENTS_DOC)
+    def appointments(self, status: list[AppointmentStatus] | None = None) -> list[Appointment]:
+        return _by_status(self.appointments, status)  # type: ignore[arg-type]  # self is the model
+
+    is_type_of = _is(model.PlanSection)
+
+
+@strawberry.type(description="One care package course of the patient, across every sector.")
+class CarePackage:
+    id: strawberry.ID = strawberry.field(
+        description="Stable for the same patient and package across calls; reveals no CPR."
+    )
+    kind: PackageKind = strawberry.field(description="Which package.")
+    diagnoses: list[Diagnosis] = strawberry.field(
+        description="The active diagnoses that put the patient in this package."
+    )
+    triage: Triage | None = strawberry.field(description="The latest assessment, if any.")
+    goals: list[Goal] = strawberry.field(description="Goals by due date.")
+    journal_notes: list[JournalNote] = strawberry.field(description="Notes, newest first.")
+    prevention_offers: list[PreventionOffer] = strawberry.field(description="Offers.")
+    health_literacy: HealthLiteracy | None = strawberry.field(
+        description="The latest health-literacy score, if the patient answered."
+    )
+
+    @strawberry.field(description=_APPOINTMENTS_DOC)
+    def appointments(self, status: list[AppointmentStatus] | None = None) -> list[Appointment]:
+        return _by_status(self.appointments, status)  # type: ignore[arg-type]  # self is the model
+
+    is_type_of = _is(model.CarePackage)
+
+
+@strawberry.type(description="How one upstream source answered this request.")
+class SourceStatus:
+    name: str = strawberry.field(description='The source, e.g. "journal".')
+    ok: bool = strawberry.field(
+        description="False when this source's data is missing from the answer."
+    )
+    stale: bool = strawberry.field(
+        description="True when served from cache after the source failed."
+    )
+    latency_ms: float | None = strawberry.field(
+        description="How long the source took, in milliseconds."
+    )
+    error: str | None = strawberry.field(description="A short, safe reason when not ok.")
+    is_type_of = _is(model.SourceStatus)
+
+
+@strawberry.type(description="One patient's plan, as the caller may see it.")
+class Plan:
+    cpr: str = strawberry.field(description="The patient this plan is about.")
+    packages: list[CarePackage] = strawberry.field(
+        description="One per care package the patient is in."
+    )
+    unassigned: PlanSection = strawberry.field(description="Items no package could be derived for.")
+    sources: list[SourceStatus] = strawberry.field(
+        description="Every upstream source, in every response, with how it answered."
+    )
+    restricted: bool = strawberry.field(
+        description="True when consent rules removed anything from this view."
+    )
+    generated_at: dt.datetime = strawberry.field(description="When this view was assembled.")
+    is_type_of = _is(model.Plan)

@@ -1,0 +1,65 @@
+"""The caller, and the access log a patient reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import strawberry
+
+from gateway import viewer as viewer_model
+from gateway.audit import AccessRecord
+
+__all__ = ["AccessLogEntry", "Role", "Viewer"]
+
+Role = strawberry.enum(
+    viewer_model.Role,
+    name="Role",
+    description="CITIZEN (MinSundhed, MinLæge) or CLINICIAN (the shared view, any sector).",
+)
+
+
+@strawberry.type(description="Who the caller is, as the gateway understood their token.")
+class Viewer:
+    role: Role = strawberry.field(description="Citizen or clinician.")
+    cpr: str | None = strawberry.field(description="The citizen's own CPR number.")
+    org: str | None = strawberry.field(description="The clinician's organisation (SOR code).")
+    org_name: str | None = strawberry.field(description="The organisation's name.")
+    name: str | None = strawberry.field(description="The caller's name.")
+
+    @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        return isinstance(obj, (cls, viewer_model.Viewer))
+
+
+@strawberry.type(description="One look at the patient's data by someone other than the patient.")
+class AccessLogEntry:
+    at: dt.datetime = strawberry.field(description="When.")
+    actor_name: str | None = strawberry.field(description="Who looked.")
+    org: str | None = strawberry.field(
+        description="Their organisation's SOR code (none for a proxy)."
+    )
+    org_name: str | None = strawberry.field(description="Their organisation's name.")
+    actor_role: str = strawberry.field(
+        description='"clinician" or "proxy" (someone with power of attorney).'
+    )
+    emergency: bool = strawberry.field(
+        description="True when a block was overridden (break the glass)."
+    )
+    reason: str | None = strawberry.field(description="The emergency reason given, if any.")
+    sections: list[str] = strawberry.field(
+        description="The plan sections the viewer was shown (consent classes)."
+    )
+
+    @classmethod
+    def from_record(cls, record: AccessRecord) -> AccessLogEntry:
+        return cls(
+            at=record.at,
+            actor_name=record.actor_name,
+            org=record.actor_org,
+            org_name=record.actor_org_name,
+            actor_role=record.actor_role,
+            emergency=record.emergency,
+            reason=record.reason,
+            sections=list(record.sections),
+        )

@@ -1,0 +1,378 @@
+"""The access log, on both backends: SQLite (a file in tmp_path) and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import closing
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from gateway.audit import (
+    AccessLog,
+    AccessRecord,
+    PostgresAccessLog,
+    SqliteAccessLog,
+    open_access_log,
+)
+from gateway.errors import AuditWriteError, ConfigError
+from gateway.privacy import pseudonymise_cpr
+from tests.services import postgres_reachable, postgres_url, require_service
+
+KEY = b"test-pseudonym-key"
+PATIENT = pseudonymise_cpr("0101701234", KEY)
+OTHER_PATIENT = pseudonymise_cpr("0202802345", KEY)
+PROXY = pseudonymise_cpr("0303903456", KEY)
+T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def clinician_read(at: datetime = T0, *, patient: str = PATIENT, **changes: object) -> AccessRecord:
+    record = AccessRecord(
+        at=at,
+        patient=patient,
+        actor_role="clinician",
+        actor_name="Læge Åse Ørsted",
+        actor_org="123456",
+        actor_org_name="Lægehuset Østerbro",
+        actor_ref="token-subject-42",
+        sections=("diagnoses", "appointments"),
+        emergency=False,
+        reason=None,
+        request_id=f"req-{uuid.uuid4().hex[:8]}",
+    )
+    return replace(record, **changes)  # type: ignore[arg-type]
+
+
+@dataclass
+class Backend:
+    """Where one test's access log lives; ``open`` starts as many instances as wanted."""
+
+    name: str
+    url: str
+    table: str
+    break_storage: Callable[[], Awaitable[None]]
+    opened: list[AccessLog] = field(default_factory=list)
+
+    async def open(self) -> AccessLog:
+        log = open_access_log(self.url, table=self.table)
+        self.opened.append(log)
+        await log.start()
+        return log
+
+
+async def _drop_pg_table(url: str, table: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    ]
+)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    table = f"access_log_test_{uuid.uuid4().hex[:12]}"
+    if request.param == "sqlite":
+        path = tmp_path / "nested" / "access-log.sqlite3"
+
+        async def drop_sqlite_table() -> None:
+            with closing(sqlite3.connect(path)) as db:
+                db.execute(f"DROP TABLE {table}")
+
+        backend = Backend("sqlite", f"sqlite:///{path}", table, drop_sqlite_table)
+    else:
+        url = postgres_url()
+        require_service("postgres", *await postgres_reachable(url))
+
+        async def drop_postgres_table() -> None:
+            await _drop_pg_table(url, table)
+
+        backend = Backend("postgres", url, table, drop_postgres_table)
+    try:
+        yield backend
+    finally:
+        for log in backend.opened:
+            await log.close()
+        if backend.name == "postgres":
+            await _drop_pg_table(backend.url, table)
+
+
+@pytest.fixture
+async def log(backend: Backend) -> AccessLog:
+    return await backend.open()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param(clinician_read(), id="clinician-all-fields"),
+        pytest.param(
+            clinician_read(
+                at=datetime(2026, 3, 1, 10, 30, 15, 1, tzinfo=timezone(timedelta(hours=1))),
+                emergency=True,
+                reason="Bevidstløs patient på skadestuen",
+                sections=(),
+            ),
+            id="emergency-non-utc-offset-no-sections",
+        ),
+        pytest.param(
+            clinician_read(
+                actor_role="proxy",
+                actor_name=None,
+                actor_org=None,
+                actor_org_name=None,
+                actor_ref=PROXY,
+                sections=("diagnoses", "appointments", "journal", "goals", "prevention"),
+            ),
+            id="proxy-none-fields",
+        ),
+    ],
+)
+async def test_record_then_entries_round_trips_every_field(
+    log: AccessLog, entry: AccessRecord
+) -> None:
+    await log.record(entry)
+
+    [got] = await log.entries(PATIENT)
+
+    assert got == entry
+    assert got.at.utcoffset() == timedelta(0)
+    assert got.at.microsecond == entry.at.microsecond
+    assert isinstance(got.sections, tuple)
+
+
+# The same instant as T0 + 2 min, in another offset: compared as time, not as text.
+SINCE = (T0 + timedelta(minutes=2)).astimezone(timezone(timedelta(hours=-5)))
+
+
+@pytest.mark.parametrize(
+    ("query", "minutes"),
+    [
+        pytest.param({}, [1440, 4, 3, 2, 0], id="newest-first"),
+        pytest.param({"since": SINCE}, [1440, 4, 3, 2], id="since-is-inclusive"),
+        pytest.param({"limit": 2}, [1440, 4], id="limit-keeps-newest"),
+        pytest.param({"since": SINCE, "limit": 1}, [1440], id="since-and-limit"),
+    ],
+)
+async def test_entries_newest_first_since_and_limit(
+    log: AccessLog, query: dict[str, object], minutes: list[int]
+) -> None:
+    for m in (3, 0, 1440, 4, 2):  # written out of order
+        await log.record(clinician_read(T0 + timedelta(minutes=m)))
+
+    got = await log.entries(PATIENT, **query)  # type: ignore[arg-type]
+
+    assert [e.at for e in got] == [T0 + timedelta(minutes=m) for m in minutes]
+
+
+async def test_equal_times_come_back_last_written_first(log: AccessLog) -> None:
+    first, second = clinician_read(request_id="first"), clinician_read(request_id="second")
+    await log.record(first)
+    await log.record(second)
+
+    assert [e.request_id for e in await log.entries(PATIENT)] == ["second", "first"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"limit": 0}, "limit must be at least 1", id="limit-zero"),
+        pytest.param({"since": datetime(2026, 1, 1)}, "timezone-aware", id="naive-since"),
+    ],
+)
+async def test_entries_rejects_bad_arguments(
+    log: AccessLog, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        await log.entries(PATIENT, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_concurrent_records_are_all_kept(log: AccessLog) -> None:
+    entries = [clinician_read(T0 + timedelta(seconds=n)) for n in range(40)]
+
+    await asyncio.gather(*(log.record(entry) for entry in entries))
+
+    assert await log.entries(PATIENT) == entries[::-1]
+
+
+async def test_entries_are_only_the_patients_own(log: AccessLog) -> None:
+    mine = clinician_read(T0)
+    theirs = clinician_read(T0 + timedelta(minutes=1), patient=OTHER_PATIENT)
+    await log.record(mine)
+    await log.record(theirs)
+
+    assert await log.entries(PATIENT) == [mine]
+    assert await log.entries(OTHER_PATIENT) == [theirs]
+    assert await log.entries(pseudonymise_cpr("0404904567", KEY)) == []
+
+
+async def test_start_twice_and_a_second_instance_keep_the_schema(backend: Backend) -> None:
+    first = await backend.open()
+    entry = clinician_read()
+    await first.record(entry)
+    await first.start()
+
+    second = await backend.open()
+
+    assert await first.entries(PATIENT) == [entry]
+    assert await second.entries(PATIENT) == [entry]
+
+
+async def test_entries_persist_across_instances(backend: Backend) -> None:
+    writer = await backend.open()
+    entry = clinician_read(emergency=True, reason="Akut indlæggelse")
+    await writer.record(entry)
+    await writer.close()
+
+    reader = await backend.open()
+
+    assert await reader.entries(PATIENT) == [entry]
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [pytest.param("closed", id="log-closed"), pytest.param("table-dropped", id="table-dropped")],
+)
+async def test_failed_write_raises_audit_write_error(
+    backend: Backend, log: AccessLog, breakage: str
+) -> None:
+    if breakage == "closed":
+        await log.close()
+    else:
+        await backend.break_storage()
+
+    with pytest.raises(AuditWriteError, match=f"access log: .*{backend.table}") as caught:
+        await log.record(clinician_read())
+
+    assert caught.value.__cause__ is not None
+
+
+async def test_record_on_a_pool_that_cannot_connect_raises_audit_write_error() -> None:
+    log = PostgresAccessLog("postgresql://postgres@127.0.0.1:1/test")
+
+    with pytest.raises(AuditWriteError, match="PostgreSQL") as caught:
+        await log.start()
+    with pytest.raises(AuditWriteError):
+        await log.record(clinician_read())
+
+    assert "127.0.0.1" not in str(caught.value)
+    assert await log.ping() is False
+    await log.close()
+
+
+async def test_ping_is_true_while_open_and_false_after_close(log: AccessLog) -> None:
+    assert await log.ping() is True
+
+    await log.close()
+
+    assert await log.ping() is False
+    await log.close()  # a second close is harmless
+
+
+async def test_memory_sqlite_works() -> None:
+    log = open_access_log("sqlite:///:memory:")
+    assert isinstance(log, SqliteAccessLog)
+    await log.start()
+    try:
+        await log.record(entry := clinician_read())
+        assert await log.entries(PATIENT) == [entry]
+    finally:
+        await log.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "kind", "path"),
+    [
+        pytest.param(
+            "sqlite:///rel/log.sqlite3", SqliteAccessLog, "rel/log.sqlite3", id="relative"
+        ),
+        pytest.param(
+            "sqlite:////abs/log.sqlite3", SqliteAccessLog, "/abs/log.sqlite3", id="absolute"
+        ),
+        pytest.param("sqlite:///:memory:", SqliteAccessLog, ":memory:", id="memory"),
+        pytest.param("postgresql://u@db:5432/minplan", PostgresAccessLog, None, id="postgresql"),
+        pytest.param("postgres://u@db/minplan", PostgresAccessLog, None, id="postgres"),
+    ],
+)
+def test_url_picks_the_backend(url: str, kind: type[AccessLog], path: str | None) -> None:
+    log = open_access_log(url)
+
+    assert type(log) is kind
+    assert getattr(log, "path", None) == path
+
+
+async def test_sqlite_file_is_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite3"
+    log = open_access_log(f"sqlite:///{path}")
+    await log.start()
+    try:
+        await log.record(clinician_read())
+        with closing(sqlite3.connect(path)) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        await log.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("mysql://root:hunter2@db/minplan", id="mysql"),
+        pytest.param("sqlite://relative.sqlite3", id="sqlite-two-slashes"),
+        pytest.param("sqlite:///", id="sqlite-no-path"),
+        pytest.param("/var/lib/minplan/log.sqlite3", id="bare-path"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_bad_url_raises_config_error_naming_the_setting(url: str) -> None:
+    with pytest.raises(ConfigError, match="MINPLAN_AUDIT_URL") as caught:
+        open_access_log(url)
+
+    assert "postgresql://" in str(caught.value) or "sqlite:///" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        pytest.param("access_log; DROP TABLE patients", id="injection"),
+        pytest.param("1log", id="leading-digit"),
+        pytest.param("AccessLog", id="upper-case"),
+        pytest.param("", id="empty"),
+        pytest.param("a" * 49, id="too-long"),
+        pytest.param('"quoted"', id="quoted"),
+    ],
+)
+def test_unsafe_table_name_is_rejected(table: str) -> None:
+    with pytest.raises(ConfigError, match="table name"):
+        open_access_log("sqlite:///:memory:", table=table)
+    with pytest.raises(ConfigError, match="table name"):
+        PostgresAccessLog(postgres_url(), table=table)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"at": datetime(2026, 3, 1, 9, 30)}, id="naive-at"),
+        pytest.param({"actor_role": "citizen"}, id="citizen-role"),
+    ],
+)
+def test_access_record_rejects_bad_values(changes: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match="AccessRecord"):
+        clinician_read(**changes)  # type: ignore[arg-type]
+
+
+def test_access_record_turns_a_list_of_sections_into_a_tuple() -> None:
+    record = clinician_read(sections=["goals"])
+
+    assert record.sections == ("goals",)
+    assert hash(record)
