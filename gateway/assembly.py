@@ -34,8 +34,8 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 def package_kind(code: str) -> PackageKind | None:
     """The package a normalised ICD-10 code puts a patient in, if any.
 
-    >>> package_kind("J44.9"), package_kind("M54.5"), package_kind("I21.0"), package_kind("I10")
-    (<PackageKind.COPD: 'COPD'>, <PackageKind.LOW_BACK_PAIN: ...>, <PackageKind.HEART_DISEASE: ...>, None)
+    >>> package_kind("DJ449"[1:4]).name, package_kind("I21.0").name, package_kind("I10")
+    ('COPD', 'HEART_DISEASE', None)
     """
     if code.startswith("J44"):
         return PackageKind.COPD

@@ -1,0 +1,139 @@
+"""Shared fixtures: a gateway wired to the demo sources (or any resources) over ASGI.
+
+``make_gateway`` builds the real app, runs its lifespan, and routes every upstream call
+through a counting transport into a demo FHIR server, so tests see exactly the HTTP
+requests the gateway makes and never touch the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from demo.people import ORGS, PATIENTS
+from demo.sources import create_sources_app
+from gateway.app import create_app
+from gateway.devtokens import DEV_ISSUER, DevIssuer
+from gateway.settings import SOURCE_NAMES, Settings
+
+UPSTREAM = "http://sources.test"
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Passes requests to an inner transport and keeps them, for counting upstream calls."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self.inner.handle_async_request(request)
+
+    def searches(self) -> list[tuple[str, str]]:
+        """(source, resource type) of every upstream request, in order."""
+        out = []
+        for r in self.requests:
+            parts = r.url.path.strip("/").split("/")
+            out.append((parts[0], parts[1]))
+        return out
+
+
+@dataclass
+class Gateway:
+    """A running gateway app and what it sent upstream."""
+
+    client: httpx.AsyncClient
+    upstream: CountingTransport
+    issuer: DevIssuer
+    app: Any
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def citizen(self, cpr: str) -> str:
+        return self.issuer.issue(role="citizen", cpr=cpr, name=PATIENTS.get(cpr, "Borger"))
+
+    def clinician(self, org: str, name: str = "Dr. Demo") -> str:
+        return self.issuer.issue(role="clinician", org=org, org_name=ORGS.get(org), name=name)
+
+    async def query(
+        self, query: str, token: str | None, variables: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": dict(variables or {})}, headers=headers
+        )
+
+    async def data(
+        self, query: str, token: str | None, variables: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The JSON body of a query that must answer HTTP 200."""
+        response = await self.query(query, token, variables)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture(scope="session")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> DevIssuer:
+    return DevIssuer(tmp_path_factory.mktemp("keys") / "dev-signing-key.pem")
+
+
+@pytest.fixture
+def jwks_file(issuer: DevIssuer, tmp_path: Path) -> Path:
+    import json
+
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(issuer.jwks()))
+    return path
+
+
+def gateway_settings(jwks_file: Path, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {f"source_{n}_url": f"{UPSTREAM}/{n}" for n in SOURCE_NAMES}
+    values |= {
+        "auth_issuer": DEV_ISSUER,
+        "auth_jwks_url": jwks_file.as_uri(),
+        "audit_url": f"sqlite:///{tmp_path / 'access-log.sqlite3'}",
+        "http_transport": "httpx",
+    }
+    values |= overrides
+    return Settings(**values)
+
+
+MakeGateway = Callable[..., contextlib.AbstractAsyncContextManager[Gateway]]
+
+
+@pytest.fixture
+def make_gateway(issuer: DevIssuer, jwks_file: Path, tmp_path: Path) -> MakeGateway:
+    """``async with make_gateway(resources=..., transport=..., **settings) as gw:``.
+
+    ``resources`` replaces the demo data; ``transport`` replaces the demo server entirely
+    (e.g. a respx mock or a failing transport).
+    """
+
+    @contextlib.asynccontextmanager
+    async def make(
+        *,
+        resources: Mapping[str, Sequence[dict[str, Any]]] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        latency: Mapping[str, float] | None = None,
+        **overrides: Any,
+    ) -> AsyncIterator[Gateway]:
+        inner = transport or httpx.ASGITransport(
+            app=create_sources_app(resources, latency=latency)
+        )
+        upstream = CountingTransport(inner)
+        settings = gateway_settings(jwks_file, tmp_path, **overrides)
+        app = create_app(settings, transport=upstream)
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+            ) as client:
+                yield Gateway(client=client, upstream=upstream, issuer=issuer, app=app)
+
+    return make
