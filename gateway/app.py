@@ -29,6 +29,7 @@ from connectors import CONNECTOR_CLASSES, Connector, FhirClient
 from schema import Context, SourceLoaders, build_schema
 
 from .audit import AccessLog, open_access_log
+from .cache import SourceCache
 from .auth import TokenVerifier, bearer_token
 from .errors import AuthError, ConfigError
 from .metrics import Metrics
@@ -53,6 +54,7 @@ class Services:
     verifier: TokenVerifier
     access_log: AccessLog
     registry: SourceRegistry
+    cache: SourceCache
     plans: PlanReader
     metrics: Metrics
 
@@ -219,13 +221,25 @@ def create_app(
                 max_pages=settings.source_max_pages,
             )
             connectors[name] = CONNECTOR_CLASSES[name](fhir)
-        registry = SourceRegistry(connectors, metrics=metrics)
+        cache = SourceCache(settings.cache_url, max_age=max(settings.stale_ttl, 1.0))
+        registry = SourceRegistry(
+            connectors,
+            metrics=metrics,
+            cache=cache,
+            pseudonym_key=settings.pseudonym_key.encode(),
+            fresh_ttl={name: settings.ttl_for(name) for name in connectors},
+            stale_ttl=settings.stale_ttl,
+            breaker_threshold=settings.breaker_threshold,
+            breaker_cooldown=settings.breaker_cooldown,
+            retries=settings.retries,
+        )
         app.state.services = Services(
             settings=settings,
             http=http,
             verifier=verifier,
             access_log=access_log,
             registry=registry,
+            cache=cache,
             plans=PlanReader(
                 search_keys=registry.search_keys,
                 access_log=access_log,
@@ -243,6 +257,7 @@ def create_app(
             yield
         finally:
             await verifier.aclose()
+            await cache.close()
             await access_log.close()
             await http.aclose()
 
@@ -256,11 +271,22 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
+        # Ready while the access log answers and at least one source's circuit is not open:
+        # a plan with one source missing is still a plan (each source says so in `sources`).
         services: Services = request.app.state.services
         audit_ok = await services.access_log.ping()
-        body = {"status": "ready" if audit_ok else "unavailable", "accessLog": audit_ok,
-                "sources": sorted(services.registry.connectors)}  # fmt: skip
-        return JSONResponse(body, status_code=200 if audit_ok else 503)
+        breakers = await services.registry.breaker_states()
+        cache_ok = await services.cache.ping()
+        any_source = any(state != "opened" for state in breakers.values())
+        ready = audit_ok and any_source
+        degraded = any(state != "closed" for state in breakers.values()) or not cache_ok
+        body = {
+            "status": "unavailable" if not ready else "degraded" if degraded else "ready",
+            "accessLog": audit_ok,
+            "cache": cache_ok,
+            "sources": breakers,
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics_endpoint(_request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -52,6 +52,7 @@ class SourceStatus:
     stale: bool = False
     latency_ms: float | None = None
     error: str | None = None
+    cached: bool = False
 
 
 @dataclass(slots=True)

@@ -161,6 +161,7 @@ class PlanReader:
                     stale=any(r.stale for r in parts),
                     latency_ms=round(max(latencies), 2) if latencies else None,
                     error=failed[0].error if failed else None,
+                    cached=all(r.cached for r in parts),
                 )
             )
         return statuses

@@ -1,26 +1,43 @@
 """The sources as the gateway sees them: each search's answer per patient, with its status.
 
-:class:`SourceRegistry` turns connector results and failures into :class:`SourceResult`
-values, one per patient, and never raises for a failing source: one source down never takes
-the plan down.
+:meth:`SourceRegistry.fetch` is the one way to a source. In order, for each patient:
+
+1. a fresh cache entry answers at once (no upstream call);
+2. a search already under way for the same patient is joined (single flight), so N
+   concurrent requests cost one upstream call, not N;
+3. otherwise one upstream search carries every remaining patient, through the source's
+   circuit breaker (open: no call at all) and bounded retries of fast failures;
+4. a failure is answered from a stale cache entry when one is young enough
+   (``stale: true``), else with ``ok: false``.
+
+It never raises for a failing source: one source down never takes the plan down.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from connectors import Connector, SearchKey
+import stamina
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+
+from connectors import Connector, Fetched, SearchKey
 from connectors.records import Record
 
-from .errors import UpstreamError
+from .cache import CacheEntry, SourceCache
+from .errors import UpstreamCircuitOpen, UpstreamError, UpstreamHTTPError
 from .metrics import Metrics
+from .privacy import pseudonymise_cpr
 
 __all__ = ["SourceRegistry", "SourceResult"]
 
 log = logging.getLogger(__name__)
+
+_RETRY_STATUSES = frozenset({502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,45 +49,166 @@ class SourceResult:
     latency_ms: float | None = None
     error: str | None = None
     stale: bool = False
+    cached: bool = False
+
+
+def _retryable(exc: Exception) -> bool:
+    # Only fast, transient failures of an idempotent GET are worth another try: a refused
+    # or reset connection, or a gateway error. A timeout is not retried: a hanging source
+    # must cost at most its timeout.
+    if isinstance(exc, UpstreamHTTPError):
+        return exc.status_code in _RETRY_STATUSES
+    return type(exc) is UpstreamError
 
 
 class SourceRegistry:
-    """All connectors of the gateway, by source name."""
+    """All connectors of the gateway, by source name, with cache, breakers and retries."""
 
-    def __init__(self, connectors: Mapping[str, Connector], *, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        connectors: Mapping[str, Connector],
+        *,
+        metrics: Metrics,
+        cache: SourceCache,
+        pseudonym_key: bytes,
+        fresh_ttl: Mapping[str, float],
+        stale_ttl: float,
+        breaker_threshold: int = 5,
+        breaker_cooldown: float = 15.0,
+        retries: int = 1,
+    ) -> None:
         self.connectors = dict(connectors)
         self.metrics = metrics
+        self.cache = cache
+        self.pseudonym_key = pseudonym_key
+        self.fresh_ttl = dict(fresh_ttl)
+        self.stale_ttl = stale_ttl
+        self.retries = retries
+        self.breakers = AsyncCircuitBreakerFactory(
+            default_threshold=breaker_threshold, default_ttl=breaker_cooldown
+        )
+        self._inflight: dict[tuple[SearchKey, str], asyncio.Future[SourceResult]] = {}
         self.search_keys: tuple[SearchKey, ...] = tuple(
             (name, rtype) for name, c in self.connectors.items() for rtype in c.resource_types
         )
 
+    async def breaker_states(self) -> dict[str, str]:
+        """Each source's circuit: ``closed``, ``opened`` or ``half-opened``."""
+        states = {}
+        for name in self.connectors:
+            breaker = await self.breakers.get_breaker(name)
+            states[name] = breaker.context.state
+        return states
+
     async def fetch(self, key: SearchKey, cprs: Sequence[str]) -> list[SourceResult]:
         """The results of one search for many patients, in the order of ``cprs``."""
+        results: dict[str, SourceResult] = {}
+        joined: dict[str, asyncio.Future[SourceResult]] = {}
+        lookup = []
+        for cpr in dict.fromkeys(cprs):
+            future = self._inflight.get((key, cpr))
+            if future is not None:
+                joined[cpr] = future
+            else:
+                lookup.append(cpr)
+        refs = {cpr: pseudonymise_cpr(cpr, self.pseudonym_key) for cpr in lookup}
+        entries = await self.cache.get_many(key, [refs[c] for c in lookup]) if lookup else []
+        fresh_for = self.fresh_ttl.get(key[0], 0.0)
+        stale: dict[str, CacheEntry] = {}
+        owned: list[str] = []
+        for cpr, entry in zip(lookup, entries, strict=True):
+            if entry is not None and entry.age() < fresh_for:
+                self.metrics.cache.labels(key[0], "hit").inc()
+                results[cpr] = SourceResult(entry.records, ok=True, latency_ms=0.0, cached=True)
+                continue
+            self.metrics.cache.labels(key[0], "miss").inc()
+            if entry is not None and entry.age() < self.stale_ttl:
+                stale[cpr] = entry
+            future = self._inflight.get((key, cpr))  # another request may have started it
+            if future is not None:
+                joined[cpr] = future
+                continue
+            self._inflight[(key, cpr)] = asyncio.get_running_loop().create_future()
+            owned.append(cpr)
+        if owned:
+            try:
+                fetched = await self._fetch_upstream(key, owned, refs, stale)
+            except BaseException:  # cancelled: joiners get a failure, never a hang
+                self._settle(key, {c: SourceResult((), ok=False, error="cancelled") for c in owned})
+                raise
+            self._settle(key, fetched)
+            results.update(fetched)
+        for cpr, future in joined.items():
+            results[cpr] = await asyncio.shield(future)
+        return [results[cpr] for cpr in cprs]
+
+    def _settle(self, key: SearchKey, fetched: Mapping[str, SourceResult]) -> None:
+        for cpr, result in fetched.items():
+            future = self._inflight.pop((key, cpr), None)
+            if future is not None and not future.done():
+                future.set_result(result)
+
+    async def _fetch_upstream(
+        self,
+        key: SearchKey,
+        cprs: list[str],
+        refs: Mapping[str, str],
+        stale: Mapping[str, CacheEntry],
+    ) -> dict[str, SourceResult]:
         source, resource_type = key
-        connector = self.connectors[source]
         started = time.perf_counter()
         try:
-            fetched = await connector.fetch(resource_type, cprs)
-        except UpstreamError as exc:
-            elapsed = time.perf_counter() - started
-            self.metrics.source_errors.labels(source, type(exc).__name__).inc()
-            log.warning("source %s %s failed: %s", source, resource_type, exc.reason)
-            return [SourceResult((), ok=False, latency_ms=elapsed * 1000, error=exc.reason)] * len(
-                cprs
-            )
-        except Exception:
-            elapsed = time.perf_counter() - started
-            self.metrics.source_errors.labels(source, "internal").inc()
-            log.exception("source %s %s: unexpected error", source, resource_type)
-            return [
-                SourceResult((), ok=False, latency_ms=elapsed * 1000, error="internal error")
-            ] * len(cprs)
+            fetched = await self._call(key, cprs)
+        except Exception as exc:
+            if isinstance(exc, UpstreamError):
+                reason, label = exc.reason, type(exc).__name__
+                log.warning("source %s %s failed: %s", source, resource_type, reason)
+            else:
+                reason, label = "internal error", "internal"
+                log.exception("source %s %s: unexpected error", source, resource_type)
+            self.metrics.source_errors.labels(source, label).inc()
+            ms = (time.perf_counter() - started) * 1000
+            out = {}
+            for cpr in cprs:
+                entry = stale.get(cpr)
+                if entry is not None:
+                    self.metrics.cache.labels(source, "stale").inc()
+                    out[cpr] = SourceResult(entry.records, ok=True, latency_ms=ms, stale=True)
+                else:
+                    out[cpr] = SourceResult((), ok=False, latency_ms=ms, error=reason)
+            return out
         elapsed = time.perf_counter() - started
         self.metrics.source_latency.labels(source, resource_type).observe(elapsed)
         if fetched.skipped:
             self.metrics.bad_resources.labels(source, resource_type).inc(fetched.skipped)
+        now = time.time()
+        by_cpr = {cpr: tuple(fetched.by_patient.get(cpr, ())) for cpr in cprs}
+        await self.cache.set_many(
+            key, [(refs[cpr], CacheEntry(now, recs)) for cpr, recs in by_cpr.items()]
+        )
         ms = elapsed * 1000
-        return [
-            SourceResult(tuple(fetched.by_patient.get(cpr, ())), ok=True, latency_ms=ms)
-            for cpr in cprs
-        ]
+        return {cpr: SourceResult(recs, ok=True, latency_ms=ms) for cpr, recs in by_cpr.items()}
+
+    async def _call(self, key: SearchKey, cprs: list[str]) -> Fetched:
+        source, resource_type = key
+        connector = self.connectors[source]
+        breaker = await self.breakers.get_breaker(source)
+        try:
+            async with breaker:
+                async for attempt in stamina.retry_context(
+                    on=_retryable,
+                    attempts=1 + self.retries,
+                    timeout=connector.fhir.timeout,
+                    wait_initial=0.02,
+                    wait_max=0.2,
+                    wait_jitter=0.05,
+                ):
+                    with attempt:
+                        return await connector.fetch(resource_type, cprs)
+        except OpenedState as exc:
+            raise UpstreamCircuitOpen(source) from exc
+        finally:
+            self.metrics.breaker_state.labels(source).set(
+                1 if breaker.context.state == "opened" else 0
+            )
+        raise AssertionError("unreachable: stamina re-raises the last failure")

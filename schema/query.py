@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
@@ -25,6 +26,26 @@ __all__ = ["Query"]
 
 Info = strawberry.Info[Context, None]
 
+PatientCpr = Annotated[
+    str | None,
+    strawberry.argument(
+        description=(
+            "The patient's CPR number, 10 digits (0101521234 or 010152-1234). "
+            "Citizens may leave it out for their own."
+        )
+    ),
+]
+EmergencyReason = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Why the patient's blocks must be overridden now (clinicians); logged."
+    ),
+]
+Since = Annotated[
+    dt.datetime | None,
+    strawberry.argument(description="Only entries at or after this time."),
+]
+
 
 @strawberry.type(description="Min Plan: one patient's chronic-care plan, from every sector.")
 class Query:
@@ -37,7 +58,7 @@ class Query:
         )
     )
     async def plan(
-        self, info: Info, cpr: str | None = None, emergency_reason: str | None = None
+        self, info: Info, cpr: PatientCpr = None, emergency_reason: EmergencyReason = None
     ) -> Plan:
         ctx = info.context
         try:
@@ -77,7 +98,7 @@ class Query:
         )
     )
     async def access_log(
-        self, info: Info, cpr: str | None = None, since: dt.datetime | None = None
+        self, info: Info, cpr: PatientCpr = None, since: Since = None
     ) -> list[AccessLogEntry]:
         ctx = info.context
         viewer = ctx.viewer

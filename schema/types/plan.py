@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -32,6 +32,13 @@ PackageKind = strawberry.enum(
 
 _APPOINTMENTS_DOC = "Appointments by start, oldest first; `status` keeps only those statuses."
 
+StatusFilter = Annotated[
+    list[AppointmentStatus] | None,  # type: ignore[valid-type]
+    strawberry.argument(
+        description="Keep only appointments with these statuses (all if left out)."
+    ),
+]
+
 
 def _by_status(items: list[Any], status: list[Any] | None) -> list[Any]:
     if not status:
@@ -57,7 +64,7 @@ class PlanSection:
     prevention_offers: list[PreventionOffer] = strawberry.field(description="Offers.")
 
     @strawberry.field(description=_APPOINTMENTS_DOC)
-    def appointments(self, status: list[AppointmentStatus] | None = None) -> list[Appointment]:
+    def appointments(self, status: StatusFilter = None) -> list[Appointment]:
         return _by_status(self.appointments, status)  # type: ignore[arg-type]  # self is the model
 
     is_type_of = _is(model.PlanSection)
@@ -81,7 +88,7 @@ class CarePackage:
     )
 
     @strawberry.field(description=_APPOINTMENTS_DOC)
-    def appointments(self, status: list[AppointmentStatus] | None = None) -> list[Appointment]:
+    def appointments(self, status: StatusFilter = None) -> list[Appointment]:
         return _by_status(self.appointments, status)  # type: ignore[arg-type]  # self is the model
 
     is_type_of = _is(model.CarePackage)
@@ -100,6 +107,9 @@ class SourceStatus:
         description="How long the source took, in milliseconds."
     )
     error: str | None = strawberry.field(description="A short, safe reason when not ok.")
+    cached: bool = strawberry.field(
+        description="True when answered from the gateway's cache, without asking the source."
+    )
     is_type_of = _is(model.SourceStatus)
 
 

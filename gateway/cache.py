@@ -1,0 +1,144 @@
+"""The shared source cache (aiocache): what each search returned, per patient, for everyone.
+
+Only raw source results are cached, keyed by search and a keyed pseudonym of the CPR, never
+anything filtered for a viewer: consent runs after the cache, on every request. Entries live
+for the longest stale window; whether one is *fresh* (served instead of calling the source)
+or only *stale* (served if the source fails) is decided by its age on read.
+
+Backends: ``memory://`` (default; Python objects as they are) and ``redis://host:port/db``
+(shared by every gateway instance; records as JSON, validated on the way back in, so a
+cache entry can never become code the way a pickle could).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiocache import Cache
+from aiocache.serializers import BaseSerializer, NullSerializer
+from pydantic import TypeAdapter
+
+from connectors import SearchKey, records
+
+from .errors import ConfigError
+
+__all__ = ["CacheEntry", "SourceCache"]
+
+log = logging.getLogger(__name__)
+
+_RECORD_TYPES: dict[str, type[records.Record]] = {
+    cls.__name__: cls
+    for cls in (
+        records.DiagnosisRecord,
+        records.AppointmentRecord,
+        records.JournalNoteRecord,
+        records.GoalRecord,
+        records.TriageRecord,
+        records.HealthLiteracyRecord,
+        records.PreventionOfferRecord,
+        records.ConsentRecord,
+    )
+}
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    name: TypeAdapter(tuple[cls, ...])  # type: ignore[valid-type]
+    for name, cls in _RECORD_TYPES.items()
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """A search's records for one patient, and when (wall clock) they were fetched."""
+
+    fetched_at: float
+    records: tuple[records.Record, ...]
+
+    def age(self) -> float:
+        return time.time() - self.fetched_at
+
+
+class RecordSerializer(BaseSerializer):  # type: ignore[misc]
+    """CacheEntry ⇄ JSON bytes, typed by record class; anything unreadable is a miss."""
+
+    DEFAULT_ENCODING = None
+
+    def dumps(self, value: CacheEntry) -> bytes:
+        kind = type(value.records[0]).__name__ if value.records else ""
+        payload = _ADAPTERS[kind].dump_python(value.records, mode="json") if kind else []
+        return orjson.dumps({"v": 1, "t": value.fetched_at, "k": kind, "r": payload})
+
+    def loads(self, value: bytes | None) -> CacheEntry | None:
+        if value is None:
+            return None
+        try:
+            data = orjson.loads(value)
+            kind = data["k"]
+            found = _ADAPTERS[kind].validate_python(data["r"]) if kind else ()
+            return CacheEntry(fetched_at=float(data["t"]), records=found)
+        except Exception:  # a cache must never break a plan: unreadable is a miss
+            log.warning("source cache: unreadable entry ignored")
+            return None
+
+
+class SourceCache:
+    """Per-search, per-patient source results, behind aiocache."""
+
+    def __init__(self, url: str, *, max_age: float, timeout: float = 0.25) -> None:
+        try:
+            cache = Cache.from_url(url)
+        except Exception as exc:
+            raise ConfigError(
+                f"Config MINPLAN_CACHE_URL={url.split('@')[-1]!r} is not memory:// or "
+                "redis://host:port/db"
+            ) from exc
+        self.shared = not url.startswith("memory")
+        cache.serializer = RecordSerializer() if self.shared else NullSerializer()
+        cache.namespace = "minplan:v1:"
+        cache.timeout = timeout
+        self._cache = cache
+        self.max_age = max_age
+
+    @staticmethod
+    def key(search: SearchKey, patient_ref: str) -> str:
+        source, resource_type = search
+        return f"{source}:{resource_type}:{patient_ref}"
+
+    async def get_many(
+        self, search: SearchKey, patient_refs: Sequence[str]
+    ) -> list[CacheEntry | None]:
+        """Entries for these patients (None where absent); a cache outage reads as misses."""
+        keys = [self.key(search, ref) for ref in patient_refs]
+        try:
+            found: list[CacheEntry | None] = await self._cache.multi_get(keys)
+        except Exception as exc:
+            log.warning("source cache read failed (%s): treated as a miss", type(exc).__name__)
+            return [None] * len(keys)
+        return found
+
+    async def set_many(
+        self, search: SearchKey, entries: Sequence[tuple[str, CacheEntry]]
+    ) -> None:
+        pairs = [(self.key(search, ref), entry) for ref, entry in entries]
+        if not pairs:
+            return
+        try:
+            await self._cache.multi_set(pairs, ttl=self.max_age)
+        except Exception as exc:
+            log.warning("source cache write failed (%s): not cached", type(exc).__name__)
+
+    async def ping(self) -> bool:
+        try:
+            await self._cache.exists("ping")
+        except Exception:
+            return False
+        return True
+
+    async def clear(self) -> None:
+        await self._cache.clear()
+
+    async def close(self) -> None:
+        await self._cache.close()
