@@ -108,7 +108,7 @@ class FhirClient:
             if pages >= self.max_pages:
                 log.warning("source %s: stopped after %d pages", self.source, pages)
                 break
-            url = self._checked_next(page.next_url)
+            url = self._checked_next(page.next_url, current=url)
         return SearchResult(resources=resources, skipped=skipped, pages=pages)
 
     async def fetch_page(self, url: httpx.URL | str) -> SearchPage:
@@ -133,7 +133,9 @@ class FhirClient:
             raise UpstreamBadResponse(self.source, "invalid JSON") from exc
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
             raise UpstreamBadResponse(self.source, "not a Bundle")
-        entries = bundle.get("entry") or []
+        entries = bundle.get("entry", [])
+        if entries is None:
+            entries = []
         if not isinstance(entries, list):
             raise UpstreamBadResponse(self.source, "Bundle.entry is not a list")
         resources: list[dict[str, object]] = []
@@ -146,10 +148,11 @@ class FhirClient:
                 skipped += 1
         return SearchPage(resources, skipped, _next_link(bundle))
 
-    def _checked_next(self, next_url: str) -> str:
-        # A next link may be relative; an absolute one must stay on the source's own origin,
-        # so that a source cannot send the gateway (and its network position) elsewhere.
-        absolute = urljoin(self.base_url + "/", next_url)
+    def _checked_next(self, next_url: str, *, current: httpx.URL | str) -> str:
+        # A next link may be relative (to the page it came in, RFC 3986 §5.1.3); an absolute
+        # one must stay on the source's own origin, so that a source cannot send the gateway
+        # (and its network position) elsewhere.
+        absolute = urljoin(str(current), next_url)
         parts = urlsplit(absolute)
         if (parts.scheme, parts.netloc) != self._origin:
             raise UpstreamBadResponse(self.source, "next link points to another host")

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from .codes import CONFIDENTIALITY_SYSTEM, CPR_SYSTEM, normalise_codes
 
@@ -36,8 +44,24 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _not_a_timestamp(value: object) -> object:
+    # pydantic reads a number (or a string of digits, like a year-only "2026") as Unix
+    # seconds; FHIR has no such form, and 1970-01-01 must never reach a plan.
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        raise ValueError("not a FHIR dateTime")
+    return value
+
+
 #: A FHIR dateTime/instant, always timezone-aware.
-Instant = Annotated[datetime, AfterValidator(_aware)]
+Instant = Annotated[datetime, BeforeValidator(_not_a_timestamp), AfterValidator(_aware)]
+
+_PARTIAL_DATE = re.compile(r"\d{4}(-\d{2})?")
+
+
+def _partial_as_unknown(value: object) -> object:
+    # FHIR date and dateTime may give only a year or a year and month ("2019", "2019-05"):
+    # with no day to show, such a value reads as unknown, not as an unreadable resource.
+    return None if isinstance(value, str) and _PARTIAL_DATE.fullmatch(value) else value
 
 
 class FhirModel(BaseModel):
@@ -126,7 +150,7 @@ class ConditionModel(Resource):
     resourceType: Literal["Condition"]
     code: CodeableConcept
     clinicalStatus: CodeableConcept | None = None
-    onsetDateTime: Instant | date | None = None
+    onsetDateTime: Annotated[Instant | date | None, BeforeValidator(_partial_as_unknown)] = None
     recorder: Reference | None = None
 
     def is_active(self) -> bool:
@@ -230,7 +254,7 @@ class Quantity(FhirModel):
 class Target(FhirModel):
     detailQuantity: Quantity | None = None
     detailString: str | None = None
-    dueDate: date | None = None
+    dueDate: Annotated[date | None, BeforeValidator(_partial_as_unknown)] = None
 
 
 class GoalModel(Resource):

@@ -18,7 +18,9 @@ def parse_questionnaire_response(
     source: str, resource: dict[str, object]
 ) -> HealthLiteracyRecord | None:
     model = QuestionnaireResponseModel.model_validate(resource)
-    if not (model.questionnaire or "").rstrip("/").endswith(HEALTH_LITERACY_SUFFIX):
+    # A canonical reference may name a version: ".../health-literacy|2.0".
+    canonical = (model.questionnaire or "").split("|", 1)[0].rstrip("/")
+    if not canonical.endswith(HEALTH_LITERACY_SUFFIX):
         return None  # another questionnaire: not part of the plan
     score = model.answer("score")
     value = None

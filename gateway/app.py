@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -128,7 +129,11 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
             await _unauthenticated(str(exc))(scope, receive, send)
             return
         scope["minplan.viewer"] = viewer
-        await super().__call__(scope, receive, send)
+        started = time.perf_counter()
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            services.metrics.request_latency.observe(time.perf_counter() - started)
 
     def _is_playground(self, request: Request) -> bool:
         return (
@@ -245,6 +250,7 @@ def create_app(
                 access_log=access_log,
                 pseudonym_key=settings.pseudonym_key.encode(),
                 deadline=settings.request_deadline,
+                metrics=metrics,
             ),
             metrics=metrics,
         )

@@ -119,9 +119,7 @@ class SourceCache:
             return [None] * len(keys)
         return found
 
-    async def set_many(
-        self, search: SearchKey, entries: Sequence[tuple[str, CacheEntry]]
-    ) -> None:
+    async def set_many(self, search: SearchKey, entries: Sequence[tuple[str, CacheEntry]]) -> None:
         pairs = [(self.key(search, ref), entry) for ref, entry in entries]
         if not pairs:
             return
@@ -141,4 +139,9 @@ class SourceCache:
         await self._cache.clear()
 
     async def close(self) -> None:
-        await self._cache.close()
+        client = getattr(self._cache, "client", None)
+        if client is not None:
+            # aiocache 0.12 closes redis-py with its deprecated close(); aclose() directly.
+            await client.aclose()
+        else:
+            await self._cache.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,13 +12,21 @@ __all__ = ["main"]
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from pydantic import ValidationError
 
     from .app import create_app
     from .errors import ConfigError
     from .logs import configure_logging
     from .settings import Settings
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        # Name the variable, not the field; leave the value out (it may be a secret).
+        for error in exc.errors(include_url=False, include_input=False):
+            variable = "MINPLAN_" + "__".join(str(p) for p in error["loc"]).upper()
+            print(f"minplan: {variable}: {error['msg']}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
     host = args.host
     self_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
@@ -32,6 +41,19 @@ def _serve(args: argparse.Namespace) -> int:
             "(a citizen's token is preloaded; `minplan token --help` for others)",
             file=sys.stderr,
         )
+    if args.workers > 1:
+        # Each worker process builds its own app (and HTTP pool) from the environment.
+        os.environ["MINPLAN_SELF_URL"] = f"http://{self_host}:{args.port}"
+        uvicorn.run(
+            "gateway.asgi:app",
+            factory=True,
+            host=host,
+            port=args.port,
+            workers=args.workers,
+            log_config=None,
+            access_log=args.access_log,
+        )
+        return 0
     uvicorn.run(app, host=host, port=args.port, log_config=None, access_log=args.access_log)
     return 0
 
@@ -40,6 +62,7 @@ def _token(args: argparse.Namespace) -> int:
     from demo.people import ORGS, PATIENTS
 
     from .devtokens import DevIssuer
+    from .errors import ConfigError
 
     name = args.name
     org_name = args.org_name
@@ -59,7 +82,7 @@ def _token(args: argparse.Namespace) -> int:
             name=name,
             ttl=args.ttl,
         )
-    except ValueError as exc:
+    except (ValueError, ConfigError) as exc:  # bad input, or an unreadable key file
         print(f"minplan token: {exc}", file=sys.stderr)
         return 2
     print(token)
@@ -84,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes (default 1; see the README's benchmark)")  # fmt: skip
     serve.add_argument("--no-access-log", dest="access_log", action="store_false",
                        help="do not log each HTTP request")  # fmt: skip
     serve.set_defaults(func=_serve)

@@ -48,14 +48,13 @@ class Metrics:
         )
         self.request_latency = Histogram(
             "minplan_graphql_request_seconds",
-            "Time to answer one GraphQL request.",
-            ["operation"],
+            "Time to answer one authenticated GraphQL request over HTTP.",
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
         self.plans = Counter(
             "minplan_plans_total",
-            "Plans served, by viewer kind (patient, proxy, clinician) and outcome.",
-            ["viewer", "outcome"],
+            "Plans served, by viewer kind (patient, proxy, clinician).",
+            ["viewer"],
             registry=r,
         )

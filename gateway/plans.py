@@ -25,6 +25,7 @@ from .assembly import assemble_packages, package_id_factory
 from .audit import AccessLog, AccessRecord
 from .consent import Access, ViewerKind, decide_access, filter_records, viewer_kind
 from .errors import AuditWriteError, BadUserInput
+from .metrics import Metrics
 from .model import Plan, SourceStatus
 from .privacy import is_valid_cpr, pseudonymise_cpr
 from .settings import SOURCE_NAMES
@@ -67,11 +68,13 @@ class PlanReader:
         access_log: AccessLog,
         pseudonym_key: bytes,
         deadline: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self.search_keys = tuple(search_keys)
         self.access_log = access_log
         self.pseudonym_key = pseudonym_key
         self.deadline = deadline
+        self.metrics = metrics
         self.package_id = package_id_factory(pseudonym_key)
 
     def pseudonym(self, cpr: str) -> str:
@@ -123,6 +126,8 @@ class PlanReader:
         )
         if access.logged:
             await self._log_access(viewer, patient, access, request_id)
+        if self.metrics is not None:
+            self.metrics.plans.labels(access.kind.value).inc()
         return plan
 
     async def _fetch_all(

@@ -124,9 +124,7 @@ def make_gateway(issuer: DevIssuer, jwks_file: Path, tmp_path: Path) -> MakeGate
         latency: Mapping[str, float] | None = None,
         **overrides: Any,
     ) -> AsyncIterator[Gateway]:
-        inner = transport or httpx.ASGITransport(
-            app=create_sources_app(resources, latency=latency)
-        )
+        inner = transport or httpx.ASGITransport(app=create_sources_app(resources, latency=latency))
         upstream = CountingTransport(inner)
         settings = gateway_settings(jwks_file, tmp_path, **overrides)
         app = create_app(settings, transport=upstream)
@@ -137,3 +135,34 @@ def make_gateway(issuer: DevIssuer, jwks_file: Path, tmp_path: Path) -> MakeGate
                 yield Gateway(client=client, upstream=upstream, issuer=issuer, app=app)
 
     return make
+
+
+class FaultyTransport(httpx.AsyncBaseTransport):
+    """Makes chosen sources fail on demand: ``faults["journal"] = 503`` / ``"junk"``.
+
+    Everything else goes to the inner transport. Change ``faults`` between requests to
+    make a source flap.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.faults: dict[str, int | str] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        source = request.url.path.strip("/").split("/")[0]
+        fault = self.faults.get(source)
+        if isinstance(fault, int):
+            return httpx.Response(fault, text="upstream trouble", request=request)
+        if fault == "junk":
+            return httpx.Response(
+                200, text="<html>maintenance</html>", headers={"content-type": "text/html"}
+            )
+        if fault == "refused":
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+@pytest.fixture
+def faulty() -> FaultyTransport:
+    """A FaultyTransport in front of the demo sources; pass as ``make_gateway(transport=…)``."""
+    return FaultyTransport(httpx.ASGITransport(app=create_sources_app()))

@@ -1,0 +1,163 @@
+"""The benchmark's verdict: goals checked against numbers of the same run, and the table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["evaluate_goals", "render"]
+
+Row = dict[str, Any]
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def _goal(name: str, value: Any, limit: str, met: bool | None, note: str = "") -> dict[str, Any]:
+    return {"goal": name, "value": value, "limit": limit, "met": met, "note": note}
+
+
+def evaluate_goals(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every goal of the issue, met or missed, with the numbers that decide it."""
+    rows: dict[str, Row] = {r["id"]: r for r in res["scenarios"]}
+    slowest = res["slowest_source_ms"]
+    goals = []
+    for ms in ("20", "100"):
+        row = rows.get(f"a{ms}.gateway")
+        if row and slowest.get(ms):
+            limit = round(1.15 * slowest[ms] + 3, 2)
+            goals.append(
+                _goal(
+                    f"(a) 1 client, p50 (slowest source {ms} ms alone: {slowest[ms]} ms)",
+                    row["p50_ms"],
+                    f"<= {limit} ms",
+                    row["p50_ms"] <= limit,
+                )
+            )
+    bare = rows.get("b.bare", {}).get("rps")
+    best = res.get("best_b")
+    for sid in ["b.gateway"] + ([best] if best and best != "b.gateway" else []):
+        row = rows.get(sid)
+        if not row:
+            continue
+        ratio = _ratio(row["rps"], bare)
+        goals.append(
+            _goal(
+                f"(b) {row['label']}: plans/s vs bare strawberry {bare}/s",
+                ratio,
+                ">= 0.5",
+                ratio is not None and ratio >= 0.5,
+                f"{row['rps']}/s",
+            )
+        )
+        tail = _ratio(row["p99_ms"], row["p50_ms"])
+        goals.append(
+            _goal(
+                f"(b) {row['label']}: p99/p50 (no queue collapse)",
+                tail,
+                "<= 2",
+                tail is not None and tail <= 2,
+                f"p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms",
+            )
+        )
+    for sid in [r["id"] for r in res["scenarios"] if r["id"].startswith("c.gateway")]:
+        ratio = _ratio(rows[sid]["rps"], bare)
+        goals.append(
+            _goal(
+                f"(c) {rows[sid]['label']}: plans/s vs bare strawberry",
+                ratio,
+                ">= 0.9",
+                ratio is not None and ratio >= 0.9,
+                f"{rows[sid]['rps']}/s",
+            )
+        )
+    searches = res.get("searches", {})
+    if "cold" in searches:
+        cold = searches["cold"]
+        one_each = (
+            all(n == cold["plans"] for n in cold["paths"].values()) and len(cold["paths"]) == 8
+        )
+        goals.append(
+            _goal(
+                "(d) upstream searches per cold plan",
+                cold["per_plan"],
+                "== 8, one per search",
+                cold["per_plan"] == 8 and one_each,
+            )
+        )
+    if "warm" in searches:
+        warm = searches["warm"]["per_plan"]
+        goals.append(_goal("(d) upstream searches per warm plan", warm, "== 0", warm == 0))
+    soak = res.get("soak")
+    if soak:
+        row = rows["e.soak"]
+        goals.append(_goal("(e) soak: HTTP 5xx", row["http_5xx"], "== 0", row["http_5xx"] == 0))
+        goals.append(_goal("(e) soak: wrong answers", row["wrong"], "== 0", row["wrong"] == 0))
+        goals.append(
+            _goal(
+                "(e) soak: memory growth (reported)",
+                f"{soak['growth_mb']} MiB",
+                "reported",
+                None,
+                f"RSS {soak['rss_start_mb']} -> {soak['rss_end_mb']} MiB over "
+                f"{row['requests']} plans",
+            )
+        )
+    return goals
+
+
+_COLUMNS = (
+    ("scenario", 34, "label"),
+    ("cl", 3, "clients"),
+    ("plans/s", 8, "rps"),
+    ("p50 ms", 8, "p50_ms"),
+    ("p99 ms", 8, "p99_ms"),
+    ("p99/p50", 7, "tail"),
+    ("5xx", 5, "http_5xx"),
+    ("wrong", 5, "wrong"),
+    ("gw ms/pl", 8, "gw_cpu_ms"),
+    ("src ms/pl", 9, "src_cpu_ms"),
+    ("vs bare", 7, "vs_bare"),
+    ("vs floor", 8, "vs_floor"),
+)
+
+
+def _cell(value: Any, width: int, first: bool) -> str:
+    text = "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+    return text.ljust(width) if first else text.rjust(width)
+
+
+def render(res: dict[str, Any]) -> str:
+    """The printed table: one line per scenario, then the goals, then the comparison."""
+    rows = res["scenarios"]
+    by_id = {r["id"]: r for r in rows}
+    bare, floor = by_id.get("b.bare", {}).get("rps"), by_id.get("b.floor", {}).get("rps")
+    lines = ["  ".join(_cell(h, w, i == 0) for i, (h, w, _) in enumerate(_COLUMNS))]
+    lines.append("-" * len(lines[0]))
+    for row in rows:
+        row = {**row, "tail": _ratio(row.get("p99_ms"), row.get("p50_ms"))}
+        if row["clients"] > 1 and not row["id"].startswith(("d.", "e.")):
+            row["vs_bare"], row["vs_floor"] = _ratio(row["rps"], bare), _ratio(row["rps"], floor)
+        lines.append(
+            "  ".join(_cell(row.get(k), w, i == 0) for i, (_, w, k) in enumerate(_COLUMNS))
+        )
+    lines += [
+        "",
+        "gw ms/pl, src ms/pl: CPU ms per plan of the gateway (all workers) and of the "
+        "synthetic sources",
+        "",
+    ]
+    for goal in res["goals"]:
+        mark = {True: "MET   ", False: "MISSED", None: "INFO  "}[goal["met"]]
+        note = f"  ({goal['note']})" if goal["note"] else ""
+        lines.append(f"{mark} {goal['goal']}: {goal['value']} (goal {goal['limit']}){note}")
+    if res.get("comparison"):
+        lines += ["", res["comparison"]]
+    if res.get("profile"):
+        lines += ["", f"py-spy, gateway under (b), {res['profile']['samples']} samples, self time:"]
+        lines += [f"  {p['pct']:5.1f} %  {p['function']}" for p in res["profile"]["self"][:10]]
+        lines += [
+            "  the gateway's own code (innermost own frame; the libraries it calls included):"
+        ]
+        lines += [f"  {p['pct']:5.1f} %  {p['function']}" for p in res["profile"]["own_code"][:10]]
+    return "\n".join(lines)

@@ -1,0 +1,23 @@
+"""An app factory for servers that import the app by name (``minplan serve --workers N``).
+
+``uvicorn gateway.asgi:app --factory``; settings come from the environment, and
+``MINPLAN_SELF_URL`` tells the embedded demo where this server answers.
+"""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+
+from .app import create_app
+from .logs import configure_logging
+from .settings import Settings
+
+__all__ = ["app"]
+
+
+def app() -> Starlette:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return create_app(settings, self_url=os.environ.get("MINPLAN_SELF_URL"))

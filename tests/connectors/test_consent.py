@@ -1,0 +1,122 @@
+"""The ``consent`` source: Consent → ConsentRecord (actors, roles, classes, status)."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.codes import CPR_SYSTEM, SOR_SYSTEM
+from connectors.consent import SOURCE, parse_consent
+from connectors.records import ConsentActorRecord, ConsentRecord
+from tests.connectors.conftest import (
+    CPR_A,
+    CPR_B,
+    CPR_OTHER,
+    ORG_GP,
+    ORG_HOSPITAL,
+    Factory,
+    Fetch,
+)
+
+
+def test_deny_consent_maps_every_field(make_consent: Factory) -> None:
+    resource = make_consent(
+        "consent-deny",
+        CPR_A,
+        kind="deny",
+        actors=[(SOR_SYSTEM, ORG_HOSPITAL, "IRCP"), (SOR_SYSTEM, ORG_GP, "IRCP")],
+        classes=["journal", "appointments"],
+    )
+    assert parse_consent(SOURCE, resource) == ConsentRecord(
+        source="consent",
+        source_id="consent-deny",
+        patient=CPR_A,
+        active=True,
+        kind="deny",
+        actors=(
+            ConsentActorRecord(system=SOR_SYSTEM, value=ORG_HOSPITAL, role="IRCP"),
+            ConsentActorRecord(system=SOR_SYSTEM, value=ORG_GP, role="IRCP"),
+        ),
+        classes=("journal", "appointments"),
+    )
+
+
+def test_power_of_attorney_names_the_proxy_by_cpr(make_consent: Factory) -> None:
+    resource = make_consent(
+        "consent-proxy", CPR_A, kind="permit", actors=[(CPR_SYSTEM, CPR_OTHER, "proxy")], classes=[]
+    )
+    consent = parse_consent(SOURCE, resource)
+    assert (consent.patient, consent.kind, consent.classes) == (CPR_A, "permit", ())
+    assert consent.actors == (ConsentActorRecord(system=CPR_SYSTEM, value=CPR_OTHER, role="proxy"),)
+
+
+@pytest.mark.parametrize(
+    "classes",
+    [
+        pytest.param(("journal",), id="journal"),
+        pytest.param(("appointments", "diagnoses", "goals", "prevention"), id="four-sections"),
+        pytest.param((), id="empty-means-all-data"),
+    ],
+)
+def test_classes_are_the_sections(make_consent: Factory, classes: tuple[str, ...]) -> None:
+    assert parse_consent(SOURCE, make_consent(classes=classes)).classes == classes
+
+
+def test_class_without_code_is_passed_over(make_consent: Factory) -> None:
+    resource = make_consent()
+    resource["provision"]["class"] = [{"system": "urn:x"}, {"code": "goals"}]
+    assert parse_consent(SOURCE, resource).classes == ("goals",)
+
+
+@pytest.mark.parametrize(
+    ("status", "active"),
+    [
+        pytest.param("active", True, id="active-counts"),
+        pytest.param("inactive", False, id="inactive-ignored"),
+        pytest.param("rejected", False, id="rejected-ignored"),
+        pytest.param("proposed", False, id="proposed-ignored"),
+        pytest.param("draft", False, id="draft-ignored"),
+        pytest.param("entered-in-error", False, id="entered-in-error-ignored"),
+    ],
+)
+def test_only_active_consents_are_active(make_consent: Factory, status: str, active: bool) -> None:
+    assert parse_consent(SOURCE, make_consent(status=status)).active is active
+
+
+def test_actor_without_role_or_identifier(make_consent: Factory) -> None:
+    resource = make_consent()
+    resource["provision"]["actor"] = [{"reference": {"display": "Ukendt"}}]
+    assert parse_consent(SOURCE, resource).actors == (
+        ConsentActorRecord(system=None, value=None, role=None),
+    )
+
+
+def test_consent_without_actors_names_no_one(make_consent: Factory) -> None:
+    assert parse_consent(SOURCE, make_consent(actors=[])).actors == ()
+
+
+async def test_fetch_skips_the_unreadable_consents(fetch: Fetch, make_consent: Factory) -> None:
+    no_provision = make_consent("consent-noprovision")
+    del no_provision["provision"]
+    odd_type = make_consent("consent-maybe", kind="maybe")
+    no_status = make_consent("consent-nostatus")
+    del no_status["status"]
+    subject_only = make_consent("consent-subject", CPR_B)
+    subject_only["subject"] = subject_only.pop("patient")
+    resources = [
+        make_consent("consent-a", CPR_A),
+        no_provision,
+        odd_type,
+        no_status,
+        make_consent("consent-b", CPR_B, kind="permit", status="inactive"),
+        subject_only,
+    ]
+    fetched = await fetch("consent", "Consent", resources, cprs=[CPR_A, CPR_B])
+    assert fetched.skipped == 3
+    consents = {
+        cpr: [(r.source_id, r.active) for r in rs if isinstance(r, ConsentRecord)]
+        for cpr, rs in fetched.by_patient.items()
+    }
+    assert consents == {
+        CPR_A: [("consent-a", True)],
+        CPR_B: [("consent-b", False), ("consent-subject", True)],
+    }

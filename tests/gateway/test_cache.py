@@ -1,0 +1,117 @@
+"""The shared source cache: raw source results, per patient, filtered per viewer afterwards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from demo.people import ORG_GP, ORG_HOSPITAL, PATIENT_BLOCKS, PATIENT_COPD
+from tests.conftest import MakeGateway
+from tests.services import redis_reachable, redis_url, require_service
+
+PLAN = """query($cpr: String) { plan(cpr: $cpr) {
+  cpr restricted
+  packages { kind journalNotes { sourceId } appointments { sourceId } }
+  sources { name ok stale cached }
+} }"""
+
+
+def notes(body: dict[str, Any]) -> set[str]:
+    return {n["sourceId"] for p in body["data"]["plan"]["packages"] for n in p["journalNotes"]}
+
+
+async def test_second_read_is_served_from_cache(make_gateway: MakeGateway) -> None:
+    async with make_gateway(cache_ttl=60) as gw:
+        token = gw.citizen(PATIENT_COPD)
+        first = await gw.data(PLAN, token)
+        calls_after_first = len(gw.upstream.requests)
+        second = await gw.data(PLAN, token)
+    assert calls_after_first >= 8
+    assert len(gw.upstream.requests) == calls_after_first, "the second read called a source"
+    assert all(s["cached"] for s in second["data"]["plan"]["sources"])
+    assert not any(s["cached"] for s in first["data"]["plan"]["sources"])
+    assert second["data"]["plan"]["packages"] == first["data"]["plan"]["packages"]
+
+
+async def test_ttl_zero_always_asks_the_sources(make_gateway: MakeGateway) -> None:
+    async with make_gateway(cache_ttl=0) as gw:
+        token = gw.citizen(PATIENT_COPD)
+        await gw.data(PLAN, token)
+        first = len(gw.upstream.searches())
+        await gw.data(PLAN, token)
+    assert len(gw.upstream.searches()) == 2 * first
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        pytest.param(("hospital", "gp", "patient"), id="blocked-clinician-first"),
+        pytest.param(("patient", "gp", "hospital"), id="patient-first"),
+    ],
+)
+async def test_cache_holds_source_data_and_filters_per_viewer(
+    make_gateway: MakeGateway, order: tuple[str, ...]
+) -> None:
+    seen: dict[str, set[str]] = {}
+    async with make_gateway(cache_ttl=60) as gw:
+        tokens = {
+            "hospital": gw.clinician(ORG_HOSPITAL),
+            "gp": gw.clinician(ORG_GP),
+            "patient": gw.citizen(PATIENT_BLOCKS),
+        }
+        for viewer in order:
+            body = await gw.data(PLAN, tokens[viewer], {"cpr": PATIENT_BLOCKS})
+            seen[viewer] = notes(body)
+        searches = gw.upstream.searches()
+    assert len(searches) == len(set(searches)), "each search once: the rest came from cache"
+    assert seen["hospital"] == set(), "the hospital is blocked from Lis's journal"
+    assert seen["gp"], "the GP sees Lis's notes, from the same cache entry"
+    assert seen["patient"] <= seen["gp"]
+
+
+async def test_cache_outage_reads_as_miss(make_gateway: MakeGateway) -> None:
+    async with make_gateway(cache_url="redis://127.0.0.1:1/0", cache_ttl=60) as gw:
+        body = await gw.data(PLAN, gw.citizen(PATIENT_COPD))
+    assert body["data"]["plan"]["packages"][0]["kind"] == "COPD"
+    assert all(s["ok"] for s in body["data"]["plan"]["sources"])
+
+
+@pytest.fixture
+async def redis_cache_url() -> str:
+    url = redis_url()
+    reachable, detail = await redis_reachable(url)
+    require_service("Redis", reachable, detail)
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(url)
+    await client.flushdb()
+    await client.aclose()
+    return url
+
+
+@pytest.mark.redis
+async def test_two_gateways_share_one_redis(
+    make_gateway: MakeGateway, redis_cache_url: str
+) -> None:
+    async with make_gateway(cache_url=redis_cache_url, cache_ttl=60) as first:
+        a = await first.data(PLAN, first.clinician(ORG_GP), {"cpr": PATIENT_COPD})
+    async with make_gateway(cache_url=redis_cache_url, cache_ttl=60) as second:
+        b = await second.data(PLAN, second.clinician(ORG_GP), {"cpr": PATIENT_COPD})
+    assert len(first.upstream.searches()) == 8
+    assert second.upstream.searches() == [], "the second gateway called a source"
+    assert b["data"]["plan"]["packages"] == a["data"]["plan"]["packages"]
+    assert all(s["cached"] for s in b["data"]["plan"]["sources"])
+
+
+@pytest.mark.redis
+async def test_redis_keys_hold_no_cpr(make_gateway: MakeGateway, redis_cache_url: str) -> None:
+    import redis.asyncio as redis
+
+    async with make_gateway(cache_url=redis_cache_url, cache_ttl=60) as gw:
+        await gw.data(PLAN, gw.citizen(PATIENT_COPD))
+    client = redis.Redis.from_url(redis_cache_url)
+    keys = [k.decode() async for k in client.scan_iter("minplan:*")]
+    await client.aclose()
+    assert len(keys) == 8
+    assert not [k for k in keys if PATIENT_COPD in k]

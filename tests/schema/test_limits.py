@@ -1,0 +1,105 @@
+"""Query limits (depth, aliases, tokens) and the masking of unexpected errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from demo.people import ORG_GP, PATIENT_COPD
+from tests.conftest import MakeGateway
+
+
+def cyclic_introspection(levels: int) -> str:
+    """The classic deep query: ``fields { type { fields { type ...`` ``levels`` times."""
+    return (
+        "{ __schema { types { " + "fields { type { " * levels + "name" + " } }" * levels + " } } }"
+    )
+
+
+def aliased_plans(count: int) -> str:
+    return "{ " + " ".join(f"p{i}: plan {{ cpr }}" for i in range(count)) + " }"
+
+
+def many_tokens(count: int) -> str:
+    """A plan query of about ``count`` tokens, most of them in one long list argument."""
+    statuses = " ".join(["BOOKED"] * (count - 20))
+    return f"{{ plan {{ packages {{ appointments(status: [{statuses}]) {{ sourceId }} }} }} }}"
+
+
+def refused(response: httpx.Response) -> list[dict[str, Any]]:
+    """The errors of a request refused before execution: no data, not a server error."""
+    assert response.status_code < 500, response.text
+    body = response.json()
+    assert body.get("data") is None
+    errors: list[dict[str, Any]] = body["errors"]
+    assert errors
+    return errors
+
+
+@pytest.mark.parametrize(
+    ("query", "settings", "words"),
+    [
+        pytest.param(cyclic_introspection(4), {}, "depth", id="cyclic-introspection"),
+        pytest.param(
+            "{ plan { packages { appointments { sourceId } } } }",
+            {"max_query_depth": 2},
+            "depth",
+            id="plan-deeper-than-setting",
+        ),
+        pytest.param(aliased_plans(31), {}, "alias", id="31-aliases"),
+        pytest.param(many_tokens(2100), {}, "token", id="2100-tokens"),
+        pytest.param(many_tokens(60), {"max_tokens": 50}, "token", id="tokens-over-setting"),
+    ],
+)
+async def test_query_over_a_limit_is_refused_without_upstream_calls(
+    make_gateway: MakeGateway, query: str, settings: dict[str, Any], words: str
+) -> None:
+    async with make_gateway(**settings) as gw:
+        response = await gw.query(query, gw.citizen(PATIENT_COPD))
+        assert gw.upstream.requests == []
+    errors = refused(response)
+    assert any(words in e["message"].lower() for e in errors), errors
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param(cyclic_introspection(1), id="introspection-within-depth"),
+        pytest.param(aliased_plans(30), id="30-aliases"),
+        pytest.param(many_tokens(1900), id="1900-tokens"),
+    ],
+)
+async def test_query_within_the_limits_is_answered(make_gateway: MakeGateway, query: str) -> None:
+    async with make_gateway() as gw:
+        body = await gw.data(query, gw.citizen(PATIENT_COPD))
+    assert "errors" not in body, body["errors"]
+    assert body["data"]
+
+
+SECRET = "postgresql://admin:hunter2@db.internal/minplan"
+
+
+async def test_unexpected_error_in_a_resolver_is_masked(
+    make_gateway: MakeGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken_read(*_args: object, **_kwargs: object) -> object:
+        raise RuntimeError(f"could not connect to {SECRET} (/srv/minplan/gateway/plans.py)")
+
+    async with make_gateway() as gw:
+        gw.app.state.services.plans.read = broken_read
+        response = await gw.query(
+            "query($cpr: String) { plan(cpr: $cpr) { cpr } me { role } }",
+            gw.clinician(ORG_GP),
+            {"cpr": PATIENT_COPD},
+        )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] is None  # plan is non-null, so the whole answer is null
+    (error,) = body["errors"]
+    assert error["path"] == ["plan"]
+    assert error["message"].startswith("Internal error")
+    for internal in ("hunter2", "postgresql", "RuntimeError", "plans.py", "Traceback"):
+        assert internal not in response.text
+    assert any("hunter2" in r.getMessage() for r in caplog.records), "the real error is logged"

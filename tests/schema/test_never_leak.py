@@ -1,0 +1,362 @@
+"""Never leak: random patients, items, labels, consents and viewers; no denied item comes back.
+
+The oracle below is written from contract §3 alone, not from ``gateway.consent``:
+
+- a citizen sees their own plan, or another's with an active ``permit`` Consent whose
+  ``proxy`` actor carries their CPR; never a withheld item;
+- a clinician sees no withheld item unless their organisation (SOR) is its custodian, and
+  nothing of a section an active ``deny`` Consent naming their organisation covers (all
+  sections when it names none), unless they give an ``emergencyReason``;
+- triage and health literacy are part of the care plan's agreements (``goals``), and a
+  class the gateway does not know blocks everything: both fail closed.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import MakeGateway
+
+CPR_SYS, SOR_SYS = "urn:oid:1.2.208.176.1.2", "urn:oid:1.2.208.176.1.1"
+ICD10 = "http://hl7.org/fhir/sid/icd-10"
+CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+CPRS = ("0101521234", "2307481234", "1508791234")
+ORGS = ("380101000016003", "265161000016000", "469401000016002")
+STRANGER_ORG = "999901000016009"
+CLASSES = ("diagnoses", "appointments", "journal", "goals", "prevention")
+#: FHIR type → (source, consent class).
+KINDS: dict[str, tuple[str, str]] = {
+    "Condition": ("diagnoses", "diagnoses"),
+    "Appointment": ("appointments", "appointments"),
+    "DocumentReference": ("journal", "journal"),
+    "Goal": ("careplan", "goals"),
+    "RiskAssessment": ("careplan", "goals"),
+    "QuestionnaireResponse": ("pro", "goals"),
+    "ServiceRequest": ("prevention", "prevention"),
+}
+#: Items that, when visible, always show (the rest show only as the latest of their kind).
+ALWAYS_SHOWN = {"Appointment", "DocumentReference", "Goal", "ServiceRequest"}
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str
+    code: str | None
+    withheld: bool
+    label_in_meta: bool
+    custodian: tuple[str, str] | None  # (system, value); only DocumentReference carries one
+    active: bool
+
+
+@dataclass(frozen=True)
+class ConsentSpec:
+    active: bool
+    kind: str
+    actor: tuple[str, str]
+    role: str | None
+    classes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    cpr: str | None
+    org: str | None
+    reason: str | None
+
+
+items = st.builds(
+    Item,
+    kind=st.sampled_from(sorted(KINDS)),
+    code=st.sampled_from([None, "J44.9", "M54.5", "I10"]),
+    withheld=st.booleans(),
+    label_in_meta=st.booleans(),
+    custodian=st.sampled_from([None, *((SOR_SYS, o) for o in ORGS), ("urn:other", ORGS[0])]),
+    active=st.booleans(),
+)
+consents = st.builds(
+    ConsentSpec,
+    active=st.booleans(),
+    kind=st.sampled_from(["deny", "permit"]),
+    actor=st.sampled_from([(CPR_SYS, c) for c in CPRS] + [(SOR_SYS, o) for o in ORGS]),
+    role=st.sampled_from(["proxy", "proxy", "blocked", None]),
+    classes=st.lists(st.sampled_from([*CLASSES, "x-ukendt"]), max_size=3).map(tuple),
+)
+clinicians = st.builds(
+    Viewer,
+    cpr=st.none(),
+    org=st.sampled_from([*ORGS, STRANGER_ORG]),
+    reason=st.sampled_from([None, None, "Akut, bevidstløs", "   "]),
+)
+citizens = st.builds(
+    Viewer, cpr=st.sampled_from(CPRS), org=st.none(), reason=st.sampled_from([None, None, "Akut"])
+)
+viewers = clinicians | citizens
+patients = st.fixed_dictionaries(
+    {cpr: st.tuples(st.lists(items, max_size=8), st.lists(consents, max_size=4)) for cpr in CPRS}
+)
+
+
+# -- the oracle ---------------------------------------------------------------------------
+
+
+def may_read(viewer: Viewer, patient: str, rules: list[ConsentSpec]) -> bool:
+    if viewer.org is not None:
+        return viewer.reason is None or bool(viewer.reason.strip())
+    if viewer.reason is not None:
+        return False  # emergencyReason is for clinicians
+    return viewer.cpr == patient or any(
+        c.active and c.kind == "permit" and c.role == "proxy" and c.actor == (CPR_SYS, viewer.cpr)
+        for c in rules
+    )
+
+
+def denied_classes(viewer: Viewer, rules: list[ConsentSpec]) -> set[str]:
+    if viewer.org is None or viewer.reason is not None:
+        return set()
+    denied: set[str] = set()
+    for c in rules:
+        if c.active and c.kind == "deny" and c.actor == (SOR_SYS, viewer.org):
+            unknown = any(k not in CLASSES for k in c.classes)
+            denied |= set(CLASSES) if not c.classes or unknown else set(c.classes)
+    return denied
+
+
+def may_see(viewer: Viewer, item: Item, denied: set[str]) -> bool:
+    if KINDS[item.kind][1] in denied:
+        return False
+    if not item.withheld:
+        return True
+    custodian = item.custodian if item.kind == "DocumentReference" else None
+    return viewer.org is not None and custodian == (SOR_SYS, viewer.org)
+
+
+# -- FHIR resources -------------------------------------------------------------------------
+
+
+def identifier(pair: tuple[str, str]) -> dict[str, str]:
+    return {"system": pair[0], "value": pair[1]}
+
+
+def coding(code: str | None) -> list[dict[str, Any]]:
+    return [{"coding": [{"system": ICD10, "code": code}]}] if code else []
+
+
+def resource(rid: str, cpr: str, item: Item) -> dict[str, Any]:
+    res: dict[str, Any] = {"resourceType": item.kind, "id": rid}
+    res["subject"] = {"identifier": {"system": CPR_SYS, "value": cpr}}
+    at = "2027-01-04T09:00:00+01:00"
+    if item.kind == "Condition":
+        res["code"] = {"coding": [{"system": ICD10, "code": item.code or "Z00.0"}]}
+        res["clinicalStatus"] = {"coding": [{"code": "active" if item.active else "resolved"}]}
+    elif item.kind == "Appointment":
+        res |= {"status": "booked", "start": at, "reasonCode": coding(item.code)}
+    elif item.kind == "DocumentReference":
+        text = base64.b64encode(f"Notat {rid}".encode()).decode()
+        res |= {"date": at, "content": [{"attachment": {"data": text}}]}
+        res["context"] = {"event": coding(item.code)}
+        if item.custodian:
+            res["custodian"] = {"identifier": identifier(item.custodian)}
+    elif item.kind == "Goal":
+        res |= {"lifecycleStatus": "active", "description": {"text": f"Mål {rid}"}}
+    elif item.kind == "RiskAssessment":
+        risk = {"coding": [{"system": "urn:minplan:triage", "code": "red"}]}
+        res |= {"occurrenceDateTime": at, "prediction": [{"qualitativeRisk": risk}]}
+        res["code"] = (coding(item.code) or [{}])[0]
+    elif item.kind == "QuestionnaireResponse":
+        res |= {"questionnaire": "urn:q/health-literacy", "authored": at}
+        res["item"] = [{"linkId": "score", "answer": [{"valueDecimal": 2.5}]}]
+        if item.code:
+            answer = {"valueCoding": {"system": ICD10, "code": item.code}}
+            res["item"].append({"linkId": "package", "answer": [answer]})
+    else:
+        res |= {"status": "active", "code": {"text": f"Tilbud {rid}"}}
+        res["reasonCode"] = coding(item.code)
+    if item.withheld:
+        label = [{"system": CONFIDENTIALITY, "code": "R"}]
+        if item.label_in_meta or item.kind != "DocumentReference":
+            res["meta"] = {"security": label}
+        else:
+            res["securityLabel"] = [{"coding": label}]
+    return res
+
+
+def consent_resource(rid: str, cpr: str, c: ConsentSpec) -> dict[str, Any]:
+    actor: dict[str, Any] = {"reference": {"identifier": identifier(c.actor)}}
+    if c.role:
+        actor["role"] = {"coding": [{"code": c.role}]}
+    provision = {"type": c.kind, "actor": [actor], "class": [{"code": k} for k in c.classes]}
+    status = "active" if c.active else "inactive"
+    patient = {"identifier": {"system": CPR_SYS, "value": cpr}}
+    return {"resourceType": "Consent", "id": rid, "patient": patient, "status": status,
+            "provision": provision}  # fmt: skip
+
+
+# -- the query: everything, with aliases, fragments on Sourced and named fragments -------------
+
+FRAGMENTS = """
+fragment Src on Sourced { source sourceId }
+fragment Pkg on CarePackage {
+  id kind diagnoses { ...Src code } triage { ...Src level } goals { ... on Goal { sourceId } }
+  journalNotes { ...Src text } preventionOffers { ...Src } healthLiteracy { ...Src score }
+  appointments { ...Src } booked: appointments(status: [BOOKED]) { ... on Sourced { sourceId } }
+}
+fragment Sec on PlanSection {
+  diagnoses { ...Src } goals { ...Src } journalNotes { n: sourceId text }
+  preventionOffers { ...Src } appointments { ...Src }
+}
+fragment Everything on Plan {
+  restricted packages { ...Pkg } unassigned { ...Sec }
+  again: packages { notes: journalNotes { ... on JournalNote { ...Src } } }
+}
+"""
+ONE_PATIENT = (
+    FRAGMENTS
+    + """
+query($a: String, $reason: String) {
+  first: plan(cpr: $a, emergencyReason: $reason) { ...Everything }
+  again: plan(cpr: $a, emergencyReason: $reason) { packages { ...Pkg } }
+}"""
+)
+TWO_PATIENTS = (
+    FRAGMENTS
+    + """
+fragment Few on PlanSection { journalNotes { sourceId } diagnoses { sourceId } }
+query($a: String, $b: String, $reason: String) {
+  first: plan(cpr: $a, emergencyReason: $reason) { ...Everything }
+  second: plan(cpr: $b, emergencyReason: $reason) { ...Everything unassigned { ...Few } }
+}"""
+)
+
+Patients = dict[str, tuple[list[Item], list[ConsentSpec]]]
+
+
+def seen_ids(node: Any) -> set[str]:
+    """Every item id in a response, whatever alias it came under."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for value in node:
+            found |= seen_ids(value)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("sourceId", "n"):
+                found.add(value)
+            else:
+                found |= seen_ids(value)
+    return found
+
+
+def serve(data: Patients) -> tuple[dict[str, list[dict[str, Any]]], dict[str, tuple[str, Item]]]:
+    """The FHIR resources of every source, and each item id's (patient, item)."""
+    resources: dict[str, list[dict[str, Any]]] = {s: [] for s, _ in KINDS.values()}
+    resources["consent"] = []
+    owner: dict[str, tuple[str, Item]] = {}
+    for p, (cpr, (its, rules)) in enumerate(data.items()):
+        for n, item in enumerate(its):
+            rid = f"{item.kind.lower()}-{p}-{n}"
+            owner[rid] = (cpr, item)
+            resources[KINDS[item.kind][0]].append(resource(rid, cpr, item))
+        for n, rule in enumerate(rules):
+            resources["consent"].append(consent_resource(f"consent-{p}-{n}", cpr, rule))
+    return resources, owner
+
+
+def check(
+    body: dict[str, Any],
+    targets: dict[str, str],
+    viewer: Viewer,
+    data: Patients,
+    owner: dict[str, tuple[str, Item]],
+) -> None:
+    """The oracle's verdict on one response; ``targets`` maps each alias to its patient."""
+    if not all(may_read(viewer, p, data[p][1]) for p in targets.values()):
+        event("refused")
+        assert body["data"] is None
+        assert {e["extensions"]["code"] for e in body["errors"]} <= {"FORBIDDEN", "BAD_USER_INPUT"}
+        return
+    assert "errors" not in body, body["errors"]
+    for alias, patient in targets.items():
+        its, rules = data[patient]
+        denied = denied_classes(viewer, rules)
+        allowed = {rid for rid, (cpr, it) in owner.items()
+                   if cpr == patient and may_see(viewer, it, denied)}  # fmt: skip
+        seen = seen_ids(body["data"][alias])
+        event("read, items seen" if seen else "read, nothing to see")
+        assert seen <= allowed, f"{alias}: leaked {seen - allowed}"
+        if alias == "again":
+            continue
+        shown = {
+            rid for rid in allowed
+            if owner[rid][1].kind in ALWAYS_SHOWN
+            or (owner[rid][1].kind == "Condition" and owner[rid][1].active)
+        }  # fmt: skip
+        assert shown <= seen, f"{alias}: missing {shown - seen}"
+        removed = any(not may_see(viewer, it, denied) for it in its)
+        if removed:
+            assert body["data"][alias]["restricted"] is True
+        elif not denied:
+            assert body["data"][alias]["restricted"] is False
+
+
+P0, P1, P2 = CPRS
+GP, HOSPITAL, PHYSIO = ORGS
+COPD = Item("Condition", "J44.9", withheld=False, label_in_meta=False, custodian=None, active=True)
+
+
+def note(custodian: str, *, withheld: bool = True, system: str = SOR_SYS) -> Item:
+    return Item("DocumentReference", "J44.9", withheld, False, (system, custodian), True)
+
+
+def of(kind: str, *, withheld: bool = False) -> Item:
+    return Item(kind, "J44.9", withheld=withheld, label_in_meta=True, custodian=None, active=True)
+
+
+def proxy(cpr: str, *, active: bool = True) -> ConsentSpec:
+    return ConsentSpec(active, "permit", (CPR_SYS, cpr), "proxy", ())
+
+
+def block(org: str, *classes: str, active: bool = True) -> ConsentSpec:
+    return ConsentSpec(active, "deny", (SOR_SYS, org), "blocked", classes)
+
+
+PLENTY = [COPD, note(GP), note(HOSPITAL), note(GP, withheld=False), *map(of, sorted(KINDS))]
+EMPTY: tuple[list[Item], list[ConsentSpec]] = ([], [])
+
+
+def scenario(items: list[Item], rules: list[ConsentSpec]) -> Patients:
+    return {P0: (items, rules), P1: ([of("Appointment"), note(GP)], []), P2: EMPTY}
+
+
+@example(scenario(PLENTY, [proxy(P2, active=False)]), Viewer(P2, None, None), P0, P0)
+@example(scenario(PLENTY, [proxy(P2)]), Viewer(P2, None, None), P0, P1)
+@example(scenario(PLENTY, [proxy(P2)]), Viewer(P2, None, None), P0, P0)
+@example(scenario(PLENTY, []), Viewer(P0, None, "Akut"), P0, P0)
+@example(scenario(PLENTY, [block(GP, "goals")]), Viewer(None, GP, None), P0, P1)
+@example(scenario(PLENTY, [block(GP, "x-ukendt")]), Viewer(None, GP, None), P0, P0)
+@example(scenario(PLENTY, [block(GP, active=False)]), Viewer(None, GP, None), P0, P0)
+@example(scenario(PLENTY, [block(PHYSIO)]), Viewer(None, PHYSIO, None), P0, P0)
+@example(scenario(PLENTY, [block(PHYSIO)]), Viewer(None, PHYSIO, "Akut"), P0, P1)
+@example(scenario(PLENTY, [block(HOSPITAL, "journal")]), Viewer(None, HOSPITAL, " "), P0, P0)
+@example(scenario([note(HOSPITAL, system="urn:x")], []), Viewer(None, HOSPITAL, None), P0, P0)
+@example(scenario([of("Goal", withheld=True)], []), Viewer(None, GP, None), P0, P0)
+@settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    max_examples=60,
+    deadline=None,
+)
+@given(data=patients, viewer=viewers, a=st.sampled_from(CPRS), b=st.sampled_from(CPRS))
+async def test_no_viewer_ever_receives_a_denied_item(
+    make_gateway: MakeGateway, data: Patients, viewer: Viewer, a: str, b: str
+) -> None:
+    resources, owner = serve(data)
+    variables = {"a": a, "b": b, "reason": viewer.reason}
+    async with make_gateway(resources=resources) as gw:
+        token = gw.clinician(viewer.org) if viewer.org else gw.citizen(viewer.cpr or "")
+        one = await gw.data(ONE_PATIENT, token, variables)
+        two = await gw.data(TWO_PATIENTS, token, variables)
+    check(one, {"first": a, "again": a}, viewer, data, owner)
+    check(two, {"first": a, "second": b}, viewer, data, owner)

@@ -1,0 +1,164 @@
+"""The ``minplan`` command as an operator runs it: ``schema``, ``token`` and ``serve``."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from demo.people import ORG_GP, ORGS, PATIENT_COPD
+from gateway.auth import TokenVerifier
+from gateway.cli import main
+from gateway.devtokens import DEV_ISSUER, DevIssuer
+from gateway.settings import SOURCE_NAMES
+from gateway.viewer import Role
+from schema import SDL_PATH
+
+MINPLAN = Path(sys.executable).with_name("minplan")
+
+
+@pytest.fixture
+def key_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The dev issuer's key in tmp_path, never the developer's own; no other MINPLAN_*."""
+    for name in list(os.environ):
+        if name.startswith("MINPLAN_"):
+            monkeypatch.delenv(name)
+    path = tmp_path / "dev-signing-key.pem"
+    monkeypatch.setenv("MINPLAN_DEV_KEY_FILE", str(path))
+    return path
+
+
+def test_schema_prints_the_committed_sdl(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    printed = capsys.readouterr().out
+    assert printed == SDL_PATH.read_text(encoding="utf-8")
+    assert "type Query" in printed
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        pytest.param(["--role", "citizen"], "cpr", id="citizen-without-cpr"),
+        pytest.param(["--role", "citizen", "--cpr", "3102701234"], "cpr", id="no-such-date"),
+        pytest.param(["--role", "citizen", "--cpr", "12345"], "cpr", id="too-short"),
+        pytest.param(["--role", "clinician"], "org", id="clinician-without-org"),
+        pytest.param(["--role", "citizen", "--cpr", PATIENT_COPD, "--ttl", "0"], "ttl",
+                     id="zero-ttl"),
+    ],
+)  # fmt: skip
+def test_token_refuses_bad_input_with_exit_2(
+    key_file: Path, capsys: pytest.CaptureFixture[str], argv: list[str], words: str
+) -> None:
+    assert main(["token", *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "", "no token is printed"
+    assert captured.err.startswith("minplan token: ")
+    assert words in captured.err
+
+
+def test_token_with_an_unknown_role_exits_2(
+    key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["token", "--role", "admin"])
+    assert exited.value.code == 2
+    assert "--role" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(
+            ["--role", "citizen", "--cpr", PATIENT_COPD],
+            (Role.CITIZEN, PATIENT_COPD, None, None, "Karen Jensen"),
+            id="citizen",
+        ),
+        pytest.param(
+            ["--role", "clinician", "--org", ORG_GP],
+            (Role.CLINICIAN, None, ORG_GP, ORGS[ORG_GP], "Demo Kliniker"),
+            id="clinician",
+        ),
+    ],
+)
+async def test_printed_token_verifies_against_the_issuers_jwks(
+    key_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    expected: tuple[object, ...],
+) -> None:
+    assert main(["token", *argv]) == 0
+    token = capsys.readouterr().out.strip()
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(DevIssuer(key_file).jwks()))
+    verifier = TokenVerifier(issuer=DEV_ISSUER, jwks_url=jwks.as_uri())
+    try:
+        viewer = await verifier.verify(token)
+    finally:
+        await verifier.aclose()
+    assert (viewer.role, viewer.cpr, viewer.org, viewer.org_name, viewer.name) == expected
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_serve_with_some_sources_configured_exits_2_naming_the_missing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINPLAN_")}
+    env |= {
+        "MINPLAN_SOURCE_JOURNAL_URL": "http://journal.test/fhir",
+        "MINPLAN_AUDIT_URL": f"sqlite:///{tmp_path / 'audit.sqlite3'}",
+        "MINPLAN_DEV_KEY_FILE": str(tmp_path / "k.pem"),
+    }
+    # A timeout here means the gateway started serving instead of refusing.
+    done = subprocess.run(  # noqa: S603
+        [str(MINPLAN), "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    for name in SOURCE_NAMES:
+        setting = f"MINPLAN_SOURCE_{name.upper()}_URL"
+        assert (setting in done.stderr) is (name != "journal"), done.stderr
+
+
+def test_token_with_an_unreadable_key_file_exits_2_naming_it(
+    key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_file.write_text("not a key")
+    assert main(["token", "--role", "citizen", "--cpr", PATIENT_COPD]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert str(key_file) in captured.err
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        pytest.param("MINPLAN_SOURCE_TIMEOUT", "soon", id="not-a-number"),
+        pytest.param("MINPLAN_SOURCE_TIMEOUTS", '{"jornal": 1}', id="unknown-source-name"),
+    ],
+)
+def test_serve_with_a_malformed_setting_exits_2_naming_it(
+    key_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    assert main(["serve", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert variable in err
+    assert "Traceback" not in err
