@@ -180,7 +180,9 @@ class Load:
         return run, time.perf_counter() - started
 
     async def main(self) -> dict[str, Any]:
-        connector = aiohttp.TCPConnector(limit=self.args.clients, limit_per_host=0)
+        connector = aiohttp.TCPConnector(
+            limit=self.args.clients, limit_per_host=0, force_close=self.args.no_keepalive
+        )
         timeout = aiohttp.ClientTimeout(total=30.0)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             warm = 0
@@ -233,6 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first", type=int, default=0, help="index of the first patient")
     parser.add_argument("--fixed-cpr", help="the same patient every request")
     parser.add_argument("--allow-failures", action="store_true", help="failed sources are ok")
+    parser.add_argument("--no-keepalive", action="store_true", help="a new connection each time")
     args = parser.parse_args(argv)
     if args.mode == "graphql" and args.auth != "none" and not args.key:
         parser.error("--key is needed to sign tokens")

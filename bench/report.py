@@ -107,7 +107,7 @@ def evaluate_goals(res: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 _COLUMNS = (
-    ("scenario", 34, "label"),
+    ("scenario", 40, "label"),
     ("cl", 3, "clients"),
     ("plans/s", 8, "rps"),
     ("p50 ms", 8, "p50_ms"),
@@ -115,6 +115,7 @@ _COLUMNS = (
     ("p99/p50", 7, "tail"),
     ("5xx", 5, "http_5xx"),
     ("wrong", 5, "wrong"),
+    ("degr", 5, "degraded"),
     ("gw ms/pl", 8, "gw_cpu_ms"),
     ("src ms/pl", 9, "src_cpu_ms"),
     ("vs bare", 7, "vs_bare"),
@@ -144,7 +145,7 @@ def render(res: dict[str, Any]) -> str:
     lines += [
         "",
         "gw ms/pl, src ms/pl: CPU ms per plan of the gateway (all workers) and of the "
-        "synthetic sources",
+        "synthetic sources; degr: answers with a source reported unavailable",
         "",
     ]
     for goal in res["goals"]:
@@ -153,11 +154,19 @@ def render(res: dict[str, Any]) -> str:
         lines.append(f"{mark} {goal['goal']}: {goal['value']} (goal {goal['limit']}){note}")
     if res.get("comparison"):
         lines += ["", res["comparison"]]
-    if res.get("profile"):
-        lines += ["", f"py-spy, gateway under (b), {res['profile']['samples']} samples, self time:"]
-        lines += [f"  {p['pct']:5.1f} %  {p['function']}" for p in res["profile"]["self"][:10]]
-        lines += [
-            "  the gateway's own code (innermost own frame; the libraries it calls included):"
-        ]
-        lines += [f"  {p['pct']:5.1f} %  {p['function']}" for p in res["profile"]["own_code"][:10]]
+    split = [r for r in rows if len(r.get("cpu_s_by_process", ())) > 1 and r["clients"] > 1]
+    if split:
+        lines += ["", "CPU seconds by gateway process (supervisor, workers, helpers):"]
+        lines += [f"  {r['label']:<40} {r['cpu_s_by_process']}" for r in split]
+    profile = res.get("profile")
+    if profile:
+        lines += ["", f"py-spy, gateway aiohttp x1 under (b), {profile['samples']} samples"]
+        sections = (
+            ("self time (innermost frame; GC pauses land on whatever frame allocates):", "self"),
+            ("request stages (a sample counts when the stage is on its stack):", "stages"),
+            ("the gateway's own functions (inclusive):", "own_code"),
+        )
+        for title, key in sections:
+            lines.append(f"  {title}")
+            lines += [f"  {p['pct']:5.1f} %  {p['function']}" for p in profile[key][:12]]
     return "\n".join(lines)

@@ -137,6 +137,8 @@ class Bench:
         warmup: float | None = None,
         max_requests: int | None = None,
         watch: float = 0.0,
+        info: bool = False,
+        keepalive: bool = True,
     ) -> dict[str, Any]:
         warmup = self.d["warmup"] if warmup is None else warmup
         if max_requests is None:  # citizens' tokens are signed beforehand: sign what can be used
@@ -148,6 +150,7 @@ class Bench:
         argv += ["--warmup", str(warmup), "--max-requests", str(max_requests)]
         argv += ["--first", str(self.patient)] + (["--fixed-cpr", fixed] if fixed else [])
         argv += ["--allow-failures"] if allow_failures else []
+        argv += [] if keepalive else ["--no-keepalive"]
         self.patient += max_requests
         cpu = (target.cpu_by_pid(), self.sources.cpu_seconds())
         rss: list[float] = [target.rss_mb()]
@@ -165,7 +168,8 @@ class Bench:
         out, err = proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError(f"load for {sid} failed: {err.decode()[-2000:]}")
-        row: dict[str, Any] = {"id": sid, "label": label, "clients": clients, **json.loads(out)}
+        row: dict[str, Any] = {"id": sid, "label": label, "clients": clients, "info": info}
+        row |= json.loads(out)
         warm = row.pop("warmup_requests", 0)
         plans = max(1, row["requests"] + warm)
         used = {p: s - cpu[0].get(p, 0.0) for p, s in target.cpu_by_pid().items()}
@@ -207,7 +211,7 @@ class Bench:
         self.res["slowest_source_ms"]["20"] = self.source_alone("diagnoses", "Condition")
         bare = self.load(
             "b.bare",
-            "bare strawberry (memory)",
+            "bare strawberry, memory",
             f"{self.bare_url}/graphql",
             clients=CLIENTS,
             seconds=d["throughput"],
@@ -217,7 +221,7 @@ class Bench:
         self.res["bare_rps"] = bare["rps"]
         self.load(
             "b.floor",
-            "floor (starlette+aiohttp)",
+            "floor, starlette+aiohttp",
             f"{self.floor_url}/plan",
             clients=CLIENTS,
             seconds=d["throughput"],
@@ -246,7 +250,7 @@ class Bench:
             suffix = "" if default else f".{transport}.w{workers}"
             self.load(
                 f"a20.gateway{suffix}",
-                f"gateway {tag}, 1 client",
+                f"gw {tag}, 1 client",
                 url,
                 clients=1,
                 seconds=d["latency"] if default else d["short"],
@@ -257,7 +261,7 @@ class Bench:
                 self.res["slowest_source_ms"]["100"] = self.source_alone(SLOW, "DocumentReference")
                 self.load(
                     "a100.gateway",
-                    f"gateway {tag}, 1 client, {SLOW} 100 ms",
+                    f"gw {tag}, 1 client, {SLOW} 100 ms",
                     url,
                     clients=1,
                     seconds=d["latency"],
@@ -267,7 +271,7 @@ class Bench:
                 self.count_searches("cold", url)
             self.load(
                 f"b.gateway{suffix}",
-                f"gateway {tag}",
+                f"gw {tag}",
                 url,
                 clients=CLIENTS,
                 seconds=d["throughput"],
@@ -276,7 +280,7 @@ class Bench:
             if default:
                 self.load(
                     "b.gateway.clinician",
-                    f"gateway {tag}, clinician (access log)",
+                    f"gw {tag}, clinician (access log)",
                     url,
                     clients=CLIENTS,
                     seconds=d["short"],
@@ -300,7 +304,7 @@ class Bench:
         sampler = start_py_spy(spy, pid, seconds + 1, out)
         self.load(
             "b.gateway.profiled",
-            "gateway under py-spy (not a goal)",
+            "gw aiohttp x1 under py-spy, not a goal",
             url,
             clients=CLIENTS,
             seconds=seconds,
@@ -318,7 +322,7 @@ class Bench:
         try:
             row = self.load(
                 "e.soak",
-                f"soak, {FLAPPING} flapping 2 s/5 s",
+                f"soak, {FLAPPING} 503 2 s of 5 s",
                 url,
                 clients=CLIENTS,
                 seconds=self.d["soak"],
@@ -355,7 +359,7 @@ class Bench:
                     self.count_searches("warm", url, fixed=fixed)
                 self.load(
                     f"c.gateway{suffix}",
-                    f"gateway {transport} x{workers}, cached, 1 patient",
+                    f"gw {transport} x{workers}, cached, 1 patient",
                     url,
                     clients=CLIENTS,
                     seconds=self.d["throughput"],

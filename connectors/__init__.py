@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .appointments import AppointmentsConnector
 from .base import Connector, Fetched, SearchKey
 from .careplan import CareplanConnector
@@ -29,7 +31,7 @@ __all__ = [
 ]
 
 #: Source name → connector class, in the contract's order.
-CONNECTOR_CLASSES: dict[str, type[Connector]] = {
+CONNECTOR_CLASSES: dict[str, Callable[[FhirClient], Connector]] = {
     "diagnoses": DiagnosesConnector,
     "appointments": AppointmentsConnector,
     "journal": JournalConnector,

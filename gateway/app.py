@@ -30,8 +30,8 @@ from connectors import CONNECTOR_CLASSES, Connector, FhirClient
 from schema import Context, SourceLoaders, build_schema
 
 from .audit import AccessLog, open_access_log
-from .cache import SourceCache
 from .auth import TokenVerifier, bearer_token
+from .cache import SourceCache
 from .errors import AuthError, ConfigError
 from .metrics import Metrics
 from .plans import PlanReader
@@ -119,7 +119,8 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         if self._is_playground(request):
-            await self.render_graphql_ide(request)(scope, receive, send)
+            page = await self.render_graphql_ide(request)
+            await page(scope, receive, send)
             return
         services: Services = self._state.services
         try:
@@ -143,7 +144,7 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
             and "query" not in request.query_params
         )
 
-    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+    async def render_graphql_ide(self, request: Request) -> Response:
         return playground_html(self.graphql_ide_html, getattr(self._state, "playground", None))
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -233,7 +234,9 @@ def create_app(
             cache=cache,
             pseudonym_key=settings.pseudonym_key.encode(),
             fresh_ttl={name: settings.ttl_for(name) for name in connectors},
-            stale_ttl=settings.stale_ttl,
+            # Consent is never served stale: rules we cannot confirm now are unknown rules,
+            # and unknown rules fail closed (contract §3).
+            stale_ttl={n: 0.0 if n == "consent" else settings.stale_ttl for n in connectors},
             breaker_threshold=settings.breaker_threshold,
             breaker_cooldown=settings.breaker_cooldown,
             retries=settings.retries,

@@ -22,9 +22,12 @@ class CprMaskingFilter(logging.Filter):
         masked = mask_cpr(message)
         if masked != message:
             record.msg, record.args = masked, None
-        if record.exc_info and record.exc_text is None and record.exc_info[1] is not None:
+        if record.exc_info and record.exc_info[1] is not None and record.exc_text is None:
             # Format the traceback now, masked, so the handler prints no CPR from it either.
-            record.exc_text = mask_cpr(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            # Masked whoever formatted it first (another handler may have, before us).
+            record.exc_text = mask_cpr(record.exc_text)
             record.exc_info = None
         return True
 

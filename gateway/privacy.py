@@ -10,7 +10,9 @@ from datetime import date
 __all__ = ["is_valid_cpr", "mask_cpr", "pseudonymise_cpr"]
 
 _CPR = re.compile(r"^\d{10}$")
-_CPR_ANYWHERE = re.compile(r"(?<!\d)(\d{6})-?(\d{4})(?!\d)")
+# Not inside a longer number; but a URL-encoded character (%22, a quote) may stand right
+# before it, as in a GET query string that uvicorn's access log prints.
+_CPR_ANYWHERE = re.compile(r"(?:(?<=%[0-9A-Fa-f]{2})|(?<!\d))(\d{6})-?(\d{4})(?!\d)")
 
 
 def _century(yy: int, seventh: int) -> int:

@@ -57,7 +57,12 @@ class Settings(BaseSettings):
     # Cache, access log
     cache_url: str = "memory://"
     cache_ttl: float = Field(30.0, ge=0)
-    cache_ttls: dict[str, float] = Field(default_factory=dict)
+    cache_ttls: dict[str, float] = Field(
+        default_factory=dict, description='per-source overrides, JSON: {"journal": 60}'
+    )
+    consent_cache_ttl: float = Field(
+        5.0, ge=0, description="at most this fresh for consent: a new block applies within it"
+    )
     stale_ttl: float = Field(600.0, ge=0)
     audit_url: str = "sqlite:///minplan-access-log.sqlite3"
     pseudonym_key: str = Field(
@@ -98,7 +103,11 @@ class Settings(BaseSettings):
         return self.source_timeouts.get(name, self.source_timeout)
 
     def ttl_for(self, name: str) -> float:
-        return self.cache_ttls.get(name, self.cache_ttl)
+        if name in self.cache_ttls:
+            return self.cache_ttls[name]
+        if name == "consent":
+            return min(self.cache_ttl, self.consent_cache_ttl)
+        return self.cache_ttl
 
     @property
     def demo(self) -> bool:

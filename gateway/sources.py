@@ -8,7 +8,7 @@
 3. otherwise one upstream search carries every remaining patient, through the source's
    circuit breaker (open: no call at all) and bounded retries of fast failures;
 4. a failure is answered from a stale cache entry when one is young enough
-   (``stale: true``), else with ``ok: false``.
+   (``stale: true``; never for consent, see the app), else with ``ok: false``.
 
 It never raises for a failing source: one source down never takes the plan down.
 """
@@ -72,7 +72,7 @@ class SourceRegistry:
         cache: SourceCache,
         pseudonym_key: bytes,
         fresh_ttl: Mapping[str, float],
-        stale_ttl: float,
+        stale_ttl: Mapping[str, float],
         breaker_threshold: int = 5,
         breaker_cooldown: float = 15.0,
         retries: int = 1,
@@ -82,7 +82,7 @@ class SourceRegistry:
         self.cache = cache
         self.pseudonym_key = pseudonym_key
         self.fresh_ttl = dict(fresh_ttl)
-        self.stale_ttl = stale_ttl
+        self.stale_ttl = dict(stale_ttl)
         self.retries = retries
         self.breakers = AsyncCircuitBreakerFactory(
             default_threshold=breaker_threshold, default_ttl=breaker_cooldown
@@ -94,7 +94,7 @@ class SourceRegistry:
 
     async def breaker_states(self) -> dict[str, str]:
         """Each source's circuit: ``closed``, ``opened`` or ``half-opened``."""
-        states = {}
+        states: dict[str, str] = {}
         for name in self.connectors:
             breaker = await self.breakers.get_breaker(name)
             states[name] = breaker.context.state
@@ -114,6 +114,7 @@ class SourceRegistry:
         refs = {cpr: pseudonymise_cpr(cpr, self.pseudonym_key) for cpr in lookup}
         entries = await self.cache.get_many(key, [refs[c] for c in lookup]) if lookup else []
         fresh_for = self.fresh_ttl.get(key[0], 0.0)
+        stale_for = self.stale_ttl.get(key[0], 0.0)
         stale: dict[str, CacheEntry] = {}
         owned: list[str] = []
         for cpr, entry in zip(lookup, entries, strict=True):
@@ -122,7 +123,7 @@ class SourceRegistry:
                 results[cpr] = SourceResult(entry.records, ok=True, latency_ms=0.0, cached=True)
                 continue
             self.metrics.cache.labels(key[0], "miss").inc()
-            if entry is not None and entry.age() < self.stale_ttl:
+            if entry is not None and entry.age() < stale_for:
                 stale[cpr] = entry
             future = self._inflight.get((key, cpr))  # another request may have started it
             if future is not None:

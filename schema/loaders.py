@@ -28,7 +28,7 @@ class SourceLoaders:
         loader = self._loaders.get(key)
         if loader is None:
             loader = self._loaders[key] = DataLoader(
-                load_fn=partial(self._registry.fetch, key),  # type: ignore[arg-type]
+                load_fn=partial(self._registry.fetch, key),
                 max_batch_size=self._max_batch_size,
             )
         return loader.load(cpr)

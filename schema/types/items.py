@@ -22,8 +22,9 @@ __all__ = [
     "TriageLevel",
 ]
 
-AppointmentStatus = strawberry.enum(
-    records.AppointmentStatus,
+AppointmentStatus = records.AppointmentStatus
+strawberry.enum(
+    AppointmentStatus,
     description=(
         "Where an appointment stands. From FHIR Appointment.status: proposed, pending → "
         "PLANNED; booked, arrived, checked-in, waitlist → BOOKED; fulfilled → COMPLETED; "
@@ -31,8 +32,9 @@ AppointmentStatus = strawberry.enum(
     ),
 )
 
-TriageLevel = strawberry.enum(
-    records.TriageLevel,
+TriageLevel = records.TriageLevel
+strawberry.enum(
+    TriageLevel,
     description=(
         "Differentiated follow-up set by the GP: GREEN (coordinator level 1), "
         "YELLOW (level 2), RED (level 3, closest follow-up)."

@@ -22,8 +22,9 @@ from .items import (
 
 __all__ = ["CarePackage", "PackageKind", "Plan", "PlanSection", "SourceStatus"]
 
-PackageKind = strawberry.enum(
-    model.PackageKind,
+PackageKind = model.PackageKind
+strawberry.enum(
+    PackageKind,
     description=(
         "A chronic-care package: COPD (ICD-10 J44*), LOW_BACK_PAIN (M54.5), "
         "TYPE2_DIABETES (E11*), HEART_DISEASE (I20*-I25*)."
@@ -33,7 +34,7 @@ PackageKind = strawberry.enum(
 _APPOINTMENTS_DOC = "Appointments by start, oldest first; `status` keeps only those statuses."
 
 StatusFilter = Annotated[
-    list[AppointmentStatus] | None,  # type: ignore[valid-type]
+    list[AppointmentStatus] | None,
     strawberry.argument(
         description="Keep only appointments with these statuses (all if left out)."
     ),
@@ -65,7 +66,7 @@ class PlanSection:
 
     @strawberry.field(description=_APPOINTMENTS_DOC)
     def appointments(self, status: StatusFilter = None) -> list[Appointment]:
-        return _by_status(self.appointments, status)  # type: ignore[arg-type]  # self is the model
+        return _by_status(self.appointments, status)  # self is the model
 
     is_type_of = _is(model.PlanSection)
 
@@ -89,7 +90,7 @@ class CarePackage:
 
     @strawberry.field(description=_APPOINTMENTS_DOC)
     def appointments(self, status: StatusFilter = None) -> list[Appointment]:
-        return _by_status(self.appointments, status)  # type: ignore[arg-type]  # self is the model
+        return _by_status(self.appointments, status)  # self is the model
 
     is_type_of = _is(model.CarePackage)
 

@@ -12,8 +12,9 @@ from gateway.audit import AccessRecord
 
 __all__ = ["AccessLogEntry", "Role", "Viewer"]
 
-Role = strawberry.enum(
-    viewer_model.Role,
+Role = viewer_model.Role
+strawberry.enum(
+    Role,
     name="Role",
     description="CITIZEN (MinSundhed, MinLæge) or CLINICIAN (the shared view, any sector).",
 )

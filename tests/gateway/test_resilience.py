@@ -71,7 +71,7 @@ async def test_request_deadline_bounds_the_whole_plan(make_gateway: MakeGateway)
         started = time.perf_counter()
         body = await gw.data(PLAN, gw.citizen(PATIENT_COPD))
         elapsed = time.perf_counter() - started
-    assert status(body, "journal") == {**status(body, "journal"), "ok": False}
+    assert status(body, "journal")["ok"] is False
     assert status(body, "journal")["error"] == "request deadline exceeded"
     assert elapsed < 3
 
@@ -152,8 +152,9 @@ class FlakyOnce(FaultyTransport):
 async def test_retries_only_transient_failures(
     make_gateway: MakeGateway, fault: int | str, calls: int, ok: bool
 ) -> None:
-    from demo.sources import create_sources_app
     from httpx import ASGITransport
+
+    from demo.sources import create_sources_app
 
     flaky = FlakyOnce(ASGITransport(app=create_sources_app()))
     flaky.faults["journal"] = fault
