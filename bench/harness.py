@@ -1,0 +1,195 @@
+"""The benchmark's harness: start and stop its processes, run a load, read the sources' counts.
+
+Scenario ids and their meaning are in ``bench/run.py``; each :meth:`Harness.load` adds one
+row (the load generator's summary, plus CPU per plan of the target and of the sources).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.procs import Proc, free_port, get_json
+from bench.synthetic import SOURCE_NAMES, cpr_for
+
+__all__ = ["PY", "Harness"]
+
+PY = sys.executable
+
+
+class Harness:
+    """The processes of one run, and how to measure them; every process is stopped in close."""
+
+    def __init__(self, durations: dict[str, float]) -> None:
+        self.d = durations
+        self.tmp = Path(tempfile.mkdtemp(prefix="minplan-bench-"))
+        self.procs: list[Proc] = []
+        self.patient = 0
+        self.res: dict[str, Any] = {"scenarios": [], "searches": {}, "slowest_source_ms": {}}
+
+    # processes ---------------------------------------------------------------------------
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
+        proc = Proc(name, argv, log_dir=self.tmp, env=env)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: Proc) -> None:
+        proc.stop()
+        self.procs.remove(proc)
+
+    def start_common(self) -> None:
+        from gateway.devtokens import DevIssuer
+
+        self.key = self.tmp / "dev-key.pem"
+        (self.tmp / "jwks.json").write_text(json.dumps(DevIssuer(self.key).jwks()))
+        port = free_port()
+        self.src_url = f"http://127.0.0.1:{port}"
+        self.sources = self.start("sources", [PY, "-m", "bench.sources", "--port", str(port)])
+        self.sources.wait_healthy(f"{self.src_url}/healthz")
+        port = free_port()
+        self.bare_url = f"http://127.0.0.1:{port}"
+        self.bare = self.start("bare", [PY, "-m", "bench.bare", "--port", str(port)])
+        port = free_port()
+        self.floor_url = f"http://127.0.0.1:{port}"
+        argv = [PY, "-m", "bench.floor", "--port", str(port), "--sources", self.src_url]
+        self.floor = self.start("floor", argv)
+        self.bare.wait_healthy(f"{self.bare_url}/healthz")
+        self.floor.wait_healthy(f"{self.floor_url}/healthz")
+
+    def start_gateway(self, transport: str, workers: int, ttl: float) -> tuple[Proc, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MINPLAN_")}
+        env |= {f"MINPLAN_SOURCE_{n.upper()}_URL": f"{self.src_url}/{n}" for n in SOURCE_NAMES}
+        env |= {
+            "MINPLAN_AUTH_ISSUER": "urn:minplan:dev-issuer",
+            "MINPLAN_AUTH_JWKS_URL": (self.tmp / "jwks.json").as_uri(),
+            "MINPLAN_AUDIT_URL": f"sqlite:///{self.tmp / f'audit-{transport}-{workers}.sqlite3'}",
+            "MINPLAN_CACHE_URL": "memory://",
+            "MINPLAN_CACHE_TTL": str(ttl),
+            "MINPLAN_HTTP_TRANSPORT": transport,
+            "MINPLAN_PLAYGROUND": "false",
+        }
+        port = free_port()
+        argv = [str(Path(PY).with_name("minplan")), "serve", "--host", "127.0.0.1"]
+        argv += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
+        proc = self.start(f"gateway-{transport}-{workers}w-ttl{ttl:g}", argv, env)
+        url = f"http://127.0.0.1:{port}"
+        proc.wait_healthy(f"{url}/healthz")
+        return proc, f"{url}/graphql"
+
+    # measuring ---------------------------------------------------------------------------
+    def control(self, **params: str | float) -> None:
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        get_json(f"{self.src_url}/_control?{query}")
+
+    def stats(self, reset: bool = True) -> dict[str, Any]:
+        stats: dict[str, Any] = get_json(f"{self.src_url}/_stats{'?reset=1' if reset else ''}")
+        return stats
+
+    def source_alone(self, source: str, kind: str, n: int = 40) -> float:
+        """p50 of one search straight to a source, sequential, on one keep-alive connection."""
+        conn = http.client.HTTPConnection("127.0.0.1", int(self.src_url.rsplit(":", 1)[1]))
+        times = []
+        for i in range(n):
+            path = f"/{source}/{kind}?patient:identifier=urn:oid:1.2.208.176.1.2%7C{cpr_for(i)}"
+            started = time.perf_counter()
+            conn.request("GET", path)
+            conn.getresponse().read()
+            times.append((time.perf_counter() - started) * 1000)
+        conn.close()
+        self.stats(reset=True)
+        return round(sorted(times)[n // 2], 2)
+
+    def load(
+        self,
+        sid: str,
+        label: str,
+        url: str,
+        *,
+        clients: int,
+        seconds: float,
+        target: Proc,
+        mode: str = "graphql",
+        auth: str = "citizen",
+        fixed: str | None = None,
+        allow_failures: bool = False,
+        warmup: float | None = None,
+        max_requests: int | None = None,
+        watch: float = 0.0,
+        info: bool = False,
+        keepalive: bool = True,
+    ) -> dict[str, Any]:
+        warmup = self.d["warmup"] if warmup is None else warmup
+        if max_requests is None:  # citizens' tokens are signed beforehand: sign what can be used
+            signed = mode == "graphql" and auth == "citizen" and not fixed
+            rate = 1.5 * self.res.get("bare_rps", 3000) if signed else 1e6
+            max_requests = int(rate * (seconds + warmup)) + 50
+        argv = [PY, "-m", "bench.load", "--url", url, "--mode", mode, "--auth", auth]
+        argv += ["--key", str(self.key), "--clients", str(clients), "--duration", str(seconds)]
+        argv += ["--warmup", str(warmup), "--max-requests", str(max_requests)]
+        argv += ["--first", str(self.patient)] + (["--fixed-cpr", fixed] if fixed else [])
+        argv += ["--allow-failures"] if allow_failures else []
+        argv += [] if keepalive else ["--no-keepalive"]
+        self.patient += max_requests
+        cpu = (target.cpu_by_pid(), self.sources.cpu_seconds())
+        rss: list[float] = [target.rss_mb()]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+        deadline = time.monotonic() + seconds + warmup + max_requests / 10_000 + 120
+        sample_at = time.monotonic() + watch
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+            if watch and time.monotonic() >= sample_at:
+                rss.append(target.rss_mb())
+                sample_at += watch
+        if proc.poll() is None:
+            proc.kill()
+            raise RuntimeError(f"load for {sid} did not finish in time")
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            raise RuntimeError(f"load for {sid} failed: {err.decode()[-2000:]}")
+        row: dict[str, Any] = {"id": sid, "label": label, "clients": clients, "info": info}
+        row |= json.loads(out)
+        warm = row.pop("warmup_requests", 0)
+        plans = max(1, row["requests"] + warm)
+        used = {p: s - cpu[0].get(p, 0.0) for p, s in target.cpu_by_pid().items()}
+        row["gw_cpu_ms"] = round(sum(used.values()) * 1000 / plans, 2)
+        row["cpu_s_by_process"] = [round(s, 2) for s in used.values()]
+        row["src_cpu_ms"] = round((self.sources.cpu_seconds() - cpu[1]) * 1000 / plans, 2)
+        row["capped"] = row["requests"] + warm >= max_requests
+        if watch:
+            row["rss_mb"] = [*rss, target.rss_mb()]
+        self.res["scenarios"].append(row)
+        print(
+            f"  {sid:<28} {row['rps']:>8}/s p50 {row['p50_ms']} ms p99 {row['p99_ms']} ms "
+            f"5xx {row['http_5xx']} wrong {row['wrong']}",
+            flush=True,
+        )
+        return row
+
+    def count_searches(self, name: str, url: str, *, fixed: str | None = None, n: int = 20) -> None:
+        if fixed:  # warm: one read fills the cache, then count
+            self.run_quiet(url, fixed, 1)
+        self.stats(reset=True)
+        self.run_quiet(url, fixed, n)
+        stats = self.stats(reset=True)
+        per_plan = round(stats["total"] / n, 2)
+        self.res["searches"][name] = {"plans": n, "per_plan": per_plan, "paths": stats["paths"]}
+        print(f"  d.{name:<26} {per_plan} upstream searches per plan", flush=True)
+
+    def run_quiet(self, url: str, fixed: str | None, n: int) -> None:
+        argv = [PY, "-m", "bench.load", "--url", url, "--key", str(self.key), "--warmup", "0"]
+        argv += ["--duration", "60", "--max-requests", str(n), "--first", str(self.patient)]
+        argv += ["--fixed-cpr", fixed] if fixed else []
+        self.patient += n
+        subprocess.run(argv, check=True, capture_output=True, timeout=120)  # noqa: S603
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            proc.stop()
+        self.procs.clear()
