@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from .base import Connector
 from .codes import TRIAGE_SYSTEM
 from .fhir import FhirClient
@@ -20,7 +22,9 @@ def format_quantity(quantity: Quantity) -> str | None:
     if quantity.value is None:
         return None
     value = quantity.value
-    number = str(int(value)) if value == int(value) else f"{value:g}"
+    # repr() is the shortest text that reads back as the same float; Decimal writes it out
+    # without an exponent for people: 12345.67 stays, 1e-05 becomes 0.00001.
+    number = format(Decimal(repr(value)).normalize(), "f")
     parts = [_COMPARATORS.get(quantity.comparator or "", ""), number, quantity.unit or ""]
     return " ".join(p for p in parts if p)
 

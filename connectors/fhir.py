@@ -142,6 +142,8 @@ class FhirClient:
         skipped = 0
         for entry in entries:
             resource = entry.get("resource") if isinstance(entry, dict) else None
+            if isinstance(entry, dict) and (entry.get("search") or {}).get("mode") == "outcome":
+                continue  # a server's notice about the search (OperationOutcome), not data
             if isinstance(resource, dict):
                 resources.append(resource)
             else:

@@ -128,9 +128,12 @@ def make_gateway(issuer: DevIssuer, jwks_file: Path, tmp_path: Path) -> MakeGate
         upstream = CountingTransport(inner)
         settings = gateway_settings(jwks_file, tmp_path, **overrides)
         app = create_app(settings, transport=upstream)
-        async with app.router.lifespan_context(app), httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
-        ) as client:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
+            ) as client,
+        ):
             yield Gateway(client=client, upstream=upstream, issuer=issuer, app=app)
 
     return make

@@ -11,13 +11,13 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import httpx
 import pytest
 import respx
 
-from connectors import CONNECTOR_CLASSES, Connector, Fetched, FhirClient
+from connectors import CONNECTOR_CLASSES, Fetched, FhirClient
 from connectors.codes import (
     CONFIDENTIALITY_SYSTEM,
     CPR_SYSTEM,
@@ -322,9 +322,7 @@ def fetch(router: respx.MockRouter, make_client: MakeClient) -> Fetch:
         router.get(f"{HOST}/{source}/{resource_type}").mock(
             return_value=fhir_response(bundle(resources))
         )
-        # Every connector class takes just its FhirClient (the base class also takes parsers).
-        connect = cast("Callable[[FhirClient], Connector]", CONNECTOR_CLASSES[source])
-        connector = connect(make_client(source))
+        connector = CONNECTOR_CLASSES[source](make_client(source))
         return await connector.fetch(resource_type, cprs)
 
     return run

@@ -36,12 +36,20 @@ def codes(body: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in body.get("errors") or []]
 
 
+@pytest.mark.parametrize(
+    ("cache_ttl", "latency"),
+    [
+        # No cache: the only way to one call per search is joining the search under way.
+        # The sources are slow enough that every request arrives while they are.
+        pytest.param(0, 1.0, id="single-flight-alone"),
+        pytest.param(30, 0.1, id="single-flight-and-cache"),
+    ],
+)
 async def test_fifty_concurrent_requests_share_one_call_per_search(
-    make_gateway: MakeGateway,
+    make_gateway: MakeGateway, cache_ttl: float, latency: float
 ) -> None:
-    # No cache: the only way to one call per search is joining the search under way.
-    slow = {n: 0.3 for n in SOURCE_NAMES}  # every search still under way when all 50 arrive
-    async with make_gateway(cache_ttl=0, latency=slow) as gw:
+    slow = dict.fromkeys(SOURCE_NAMES, latency)
+    async with make_gateway(cache_ttl=cache_ttl, latency=slow, request_deadline=10) as gw:
         token = gw.clinician(ORG_GP)
         bodies = await asyncio.gather(
             *(gw.data(PLAN, token, {"cpr": PATIENT_COPD}) for _ in range(50))

@@ -29,10 +29,19 @@ from graphql.pyutils import Undefined
 
 from schema import SDL_PATH, export_sdl
 
-CONTRACT_PATH = Path(
-    os.environ.get("MINPLAN_CONTRACT_SDL", "/work/shared/contract/minplan.graphql")
-)
+_REPO = Path(__file__).resolve().parents[2]
 
+
+def _contract_path() -> Path:
+    """The partners' contract: ``$MINPLAN_CONTRACT_SDL``, else the shared folder beside the
+    repository (as CI has it), else the copy in ``tests/contract/`` (a clone on its own)."""
+    if env := os.environ.get("MINPLAN_CONTRACT_SDL"):
+        return Path(env)
+    shared = _REPO.parent / "shared" / "contract" / "minplan.graphql"
+    return shared if shared.exists() else _REPO / "tests" / "contract" / "minplan.graphql"
+
+
+CONTRACT_PATH = _contract_path()
 CONTRACT: GraphQLSchema = build_schema(CONTRACT_PATH.read_text(encoding="utf-8"))
 SERVED: GraphQLSchema = build_schema(export_sdl())
 
@@ -166,3 +175,13 @@ def _described() -> list[object]:
 def test_every_type_field_and_argument_is_described(description: str | None) -> None:
     assert description is not None
     assert description.strip()
+
+
+def test_the_contract_copy_matches_the_shared_contract() -> None:
+    shared = _REPO.parent / "shared" / "contract" / "minplan.graphql"
+    if not shared.exists():
+        pytest.skip("no shared contract folder beside this clone; tests use tests/contract/")
+    copy = _REPO / "tests" / "contract" / "minplan.graphql"
+    assert copy.read_text(encoding="utf-8") == shared.read_text(encoding="utf-8"), (
+        "the shared contract changed: cp ../shared/contract/minplan.graphql tests/contract/"
+    )
