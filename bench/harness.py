@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.gcprobe import read_stats
 from bench.procs import Proc, free_port, get_json
 from bench.synthetic import SOURCE_NAMES, cpr_for
 
@@ -32,6 +33,7 @@ class Harness:
         self.tmp = Path(tempfile.mkdtemp(prefix="minplan-bench-"))
         self.procs: list[Proc] = []
         self.patient = 0
+        self.gc_files: dict[int, Path] = {}
         self.res: dict[str, Any] = {"scenarios": [], "searches": {}, "slowest_source_ms": {}}
 
     # processes ---------------------------------------------------------------------------
@@ -63,7 +65,20 @@ class Harness:
         self.bare.wait_healthy(f"{self.bare_url}/healthz")
         self.floor.wait_healthy(f"{self.floor_url}/healthz")
 
-    def start_gateway(self, transport: str, workers: int, ttl: float) -> tuple[Proc, str]:
+    def start_gateway(
+        self,
+        transport: str,
+        workers: int,
+        ttl: float,
+        *,
+        extra_env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+    ) -> tuple[Proc, str]:
+        """``minplan serve`` on the synthetic sources; one worker runs under bench.gcprobe.
+
+        ``command`` replaces what comes before ``serve`` (experiments); ``extra_env`` adds
+        or overrides ``MINPLAN_*`` settings.
+        """
         env = {k: v for k, v in os.environ.items() if not k.startswith("MINPLAN_")}
         env |= {f"MINPLAN_SOURCE_{n.upper()}_URL": f"{self.src_url}/{n}" for n in SOURCE_NAMES}
         env |= {
@@ -74,11 +89,17 @@ class Harness:
             "MINPLAN_CACHE_TTL": str(ttl),
             "MINPLAN_HTTP_TRANSPORT": transport,
             "MINPLAN_PLAYGROUND": "false",
+            **(extra_env or {}),
         }
-        port = free_port()
-        argv = [str(Path(PY).with_name("minplan")), "serve", "--host", "127.0.0.1"]
-        argv += ["--port", str(port), "--workers", str(workers), "--no-access-log"]
-        proc = self.start(f"gateway-{transport}-{workers}w-ttl{ttl:g}", argv, env)
+        port, name = free_port(), f"gateway-{transport}-{workers}w-ttl{ttl:g}"
+        gc_file = self.tmp / f"{name}.gc.json"
+        if command is None:
+            probe = [PY, "-m", "bench.gcprobe", str(gc_file)]
+            command = probe if workers == 1 else [str(Path(PY).with_name("minplan"))]
+        argv = [*command, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        argv += ["--workers", str(workers), "--no-access-log"]
+        proc = self.start(name, argv, env)
+        self.gc_files[proc.pid] = gc_file
         url = f"http://127.0.0.1:{port}"
         proc.wait_healthy(f"{url}/healthz")
         return proc, f"{url}/graphql"
@@ -137,6 +158,8 @@ class Harness:
         argv += ["--allow-failures"] if allow_failures else []
         argv += [] if keepalive else ["--no-keepalive"]
         self.patient += max_requests
+        gc_file = self.gc_files.get(target.pid)
+        gc_before = read_stats(gc_file) if gc_file else None
         cpu = (target.cpu_by_pid(), self.sources.cpu_seconds())
         rss: list[float] = [target.rss_mb()]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
@@ -164,6 +187,16 @@ class Harness:
         row["capped"] = row["requests"] + warm >= max_requests
         if watch:
             row["rss_mb"] = [*rss, target.rss_mb()]
+        if gc_file is not None and gc_before is not None:
+            time.sleep(0.3)  # the probe writes every 0.25 s
+            gc_after = read_stats(gc_file) or gc_before
+            spent = [a - b for a, b in zip(gc_after["seconds"], gc_before["seconds"], strict=True)]
+            runs = [
+                a - b
+                for a, b in zip(gc_after["collections"], gc_before["collections"], strict=True)
+            ]
+            row["gc_ms"] = round(sum(spent) * 1000 / plans, 2)
+            row["gc"] = {"collections": runs, "seconds": [round(x, 3) for x in spent]}
         self.res["scenarios"].append(row)
         print(
             f"  {sid:<28} {row['rps']:>8}/s p50 {row['p50_ms']} ms p99 {row['p99_ms']} ms "

@@ -117,6 +117,7 @@ _COLUMNS = (
     ("wrong", 5, "wrong"),
     ("degr", 5, "degraded"),
     ("gw ms/pl", 8, "gw_cpu_ms"),
+    ("gc ms/pl", 8, "gc_ms"),
     ("src ms/pl", 9, "src_cpu_ms"),
     ("vs bare", 7, "vs_bare"),
     ("vs floor", 8, "vs_floor"),
@@ -144,8 +145,9 @@ def render(res: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "gw ms/pl, src ms/pl: CPU ms per plan of the gateway (all workers) and of the "
-        "synthetic sources; degr: answers with a source reported unavailable",
+        "gw ms/pl, src ms/pl: CPU ms per plan of the gateway (all workers) and of the synthetic "
+        "sources; gc ms/pl: of that, Python's GC (1 worker);",
+        "degr: answers with a source reported unavailable",
         "",
     ]
     for goal in res["goals"]:

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -158,6 +159,21 @@ def _compare(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy since boot (all cores, from /proc/stat)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_s() -> float:
+    """CPU seconds of this process and every process it started and waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short scenarios, a smoke run")
@@ -165,10 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args(argv)
     harness = Harness(QUICK if args.quick else FULL)
-    started = time.monotonic()
+    started, busy, own = time.monotonic(), _machine_busy_s(), _own_cpu_s()
     meta = {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "quick": args.quick, "durations_s": harness.d, "cpus": os.cpu_count(),
-            "load_avg_before": os.getloadavg(), "python": platform.python_version(),
+            "load_avg_before": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(),
             "machine": platform.platform(), "clients": CLIENTS, "slow_source": SLOW,
             "flapping_source": FLAPPING}  # fmt: skip
     print(f"Min Plan benchmark ({'quick' if args.quick else 'full'}), logs in {harness.tmp}")
@@ -177,11 +194,20 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         harness.close()
     meta["seconds"] = round(time.monotonic() - started, 1)
+    meta["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
+    others = (_machine_busy_s() - busy) - (_own_cpu_s() - own)
+    meta["other_processes_cpu_s"] = round(max(0.0, others), 1)
+    meta["other_processes_share"] = round(
+        max(0.0, others) / (meta["seconds"] * (os.cpu_count() or 1)), 3
+    )
     res = {"meta": meta, **harness.res}
     res["goals"] = evaluate_goals(res)
     print()
     print(render(res))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
-    print(f"\nwrote {args.out} ({meta['seconds']} s)")
+    print(
+        f"\nwrote {args.out} ({meta['seconds']} s; load average before {meta['load_avg_before']}, "
+        f"other processes used {meta['other_processes_share']:.0%} of the machine meanwhile)"
+    )
     return 0

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from .base import Connector
+from collections.abc import Sequence
+
+from gateway.errors import UpstreamBadResponse
+
+from .base import Connector, Fetched
 from .fhir import FhirClient
 from .fhirmodels import ConsentModel
 from .records import ConsentActorRecord, ConsentRecord
@@ -35,5 +39,18 @@ def parse_consent(source: str, resource: dict[str, object]) -> ConsentRecord:
 
 
 class ConsentConnector(Connector):
+    """Consents decide who sees what, so an unreadable one makes the rules unknown.
+
+    Elsewhere an unreadable resource is skipped; a skipped Consent could be a block that
+    no longer applies. The search fails instead, and the gateway fails closed
+    (CONSENT_UNAVAILABLE for clinicians and proxies).
+    """
+
     def __init__(self, fhir: FhirClient) -> None:
         super().__init__(fhir, {"Consent": parse_consent})
+
+    async def fetch(self, resource_type: str, cprs: Sequence[str]) -> Fetched:
+        fetched = await super().fetch(resource_type, cprs)
+        if fetched.skipped:
+            raise UpstreamBadResponse(self.source, "unreadable Consent: rules unknown")
+        return fetched

@@ -52,8 +52,8 @@ def resolve_patient(viewer: Viewer, cpr: str | None) -> str:
     cpr = cpr.strip().replace("-", "") if len(cpr.strip()) == 11 else cpr.strip()
     if not is_valid_cpr(cpr):
         raise BadUserInput(
-            "cpr must be 10 digits, DDMMYY followed by 4 digits, with a real date "
-            "(e.g. 0101521234 or 010152-1234)."
+            "cpr must be 10 digits: DDMMYY (a real date) followed by 4 digits, "
+            "optionally with a hyphen after DDMMYY."
         )
     return cpr
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -14,6 +15,9 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.types import ExecutionContext
+
+from gateway.errors import GraphQLFacingError
 
 from .context import Context
 from .extensions import ReportWarnings, mask_unexpected_errors
@@ -34,6 +38,20 @@ __all__ = ["SDL_PATH", "Context", "SourceLoaders", "build_schema", "export_sdl"]
 SDL_PATH = Path(__file__).with_name("minplan.graphql")
 
 
+class MinPlanSchema(strawberry.Schema):
+    """Logs only unexpected errors: FORBIDDEN, BAD_USER_INPUT and the like are answers."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        unexpected = [
+            e
+            for e in errors
+            if e.original_error is not None and not isinstance(e.original_error, GraphQLFacingError)
+        ]
+        super().process_errors(unexpected, execution_context)
+
+
 def build_schema(
     *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 2000
 ) -> strawberry.Schema:
@@ -47,7 +65,7 @@ def build_schema(
         ReportWarnings,
         mask_unexpected_errors,
     ]
-    return strawberry.Schema(
+    return MinPlanSchema(
         query=Query,
         types=[Diagnosis, Triage, Goal, Appointment, JournalNote, PreventionOffer, HealthLiteracy],
         extensions=list(extensions),

@@ -7,6 +7,7 @@ import pytest
 from connectors.codes import CPR_SYSTEM, SOR_SYSTEM
 from connectors.consent import SOURCE, parse_consent
 from connectors.records import ConsentActorRecord, ConsentRecord
+from gateway.errors import UpstreamBadResponse
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,
@@ -94,24 +95,41 @@ def test_consent_without_actors_names_no_one(make_consent: Factory) -> None:
     assert parse_consent(SOURCE, make_consent(actors=[])).actors == ()
 
 
-async def test_fetch_skips_the_unreadable_consents(fetch: Fetch, make_consent: Factory) -> None:
-    no_provision = make_consent("consent-noprovision")
-    del no_provision["provision"]
-    odd_type = make_consent("consent-maybe", kind="maybe")
-    no_status = make_consent("consent-nostatus")
-    del no_status["status"]
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        pytest.param("no-provision", id="no-provision"),
+        pytest.param("odd-type", id="provision-type-not-deny-or-permit"),
+        pytest.param("no-status", id="no-status"),
+    ],
+)
+async def test_an_unreadable_consent_fails_the_search_closed(
+    fetch: Fetch, make_consent: Factory, breakage: str
+) -> None:
+    # A skipped Consent could be a block: the rules are unknown, so the search fails and
+    # the gateway answers CONSENT_UNAVAILABLE to clinicians and proxies.
+    broken = make_consent("consent-broken", CPR_B)
+    if breakage == "no-provision":
+        del broken["provision"]
+    elif breakage == "odd-type":
+        broken["provision"]["type"] = "Deny"
+    else:
+        del broken["status"]
+    with pytest.raises(UpstreamBadResponse, match="unreadable Consent"):
+        await fetch("consent", "Consent", [make_consent("consent-a", CPR_A), broken],
+                    cprs=[CPR_A, CPR_B])  # fmt: skip
+
+
+async def test_fetch_reads_every_consent_by_patient(fetch: Fetch, make_consent: Factory) -> None:
     subject_only = make_consent("consent-subject", CPR_B)
     subject_only["subject"] = subject_only.pop("patient")
     resources = [
         make_consent("consent-a", CPR_A),
-        no_provision,
-        odd_type,
-        no_status,
         make_consent("consent-b", CPR_B, kind="permit", status="inactive"),
         subject_only,
     ]
     fetched = await fetch("consent", "Consent", resources, cprs=[CPR_A, CPR_B])
-    assert fetched.skipped == 3
+    assert fetched.skipped == 0
     consents = {
         cpr: [(r.source_id, r.active) for r in rs if isinstance(r, ConsentRecord)]
         for cpr, rs in fetched.by_patient.items()

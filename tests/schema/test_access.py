@@ -268,12 +268,6 @@ class FlakyConsent(ConsentFault):
         return await self.inner.handle_async_request(request)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the consent source's failure is answered from the stale cache "
-    "(gateway/sources.py:125, step 4) and gateway/plans.py:86/110 take a stale consent "
-    "result as known rules, so clinicians and proxies get data while it is down",
-)
 @pytest.mark.parametrize(
     ("who", "cpr"),
     [pytest.param("proxy", PATIENT_BOTH, id="proxy"), pytest.param("clinician", PATIENT_BLOCKS,
@@ -282,6 +276,7 @@ class FlakyConsent(ConsentFault):
 async def test_consent_down_after_a_cached_read_still_fails_closed(
     make_gateway: MakeGateway, who: str, cpr: str
 ) -> None:
+    """Regression: a stale copy of the consents must not stand in for the source."""
     transport = FlakyConsent()
     # cache_ttls 0: every read asks the consent source; its last answer stays as a stale copy.
     async with make_gateway(transport=transport, cache_ttls={"consent": 0}) as gw:
@@ -356,3 +351,18 @@ async def test_access_log_write_failure_fails_the_read(
             assert body["data"] is None
         own = await read_plan(gw, gw.citizen(PATIENT_BOTH), None)  # not logged: unaffected
     assert own["cpr"] == PATIENT_BOTH
+
+
+async def test_an_unreadable_consent_fails_closed(make_gateway: MakeGateway) -> None:
+    # Lis's block of the physiotherapist, spelt wrong: it cannot be read, so the rules are
+    # unknown. The physio must not get her plan; Lis herself still does.
+    resources = build_resources()
+    for consent in resources["consent"]:
+        if consent["id"] == "consent-lis-physio":
+            consent["provision"]["type"] = "Deny"
+    async with make_gateway(resources=resources) as gw:
+        physio = await gw.data(PLAN, gw.clinician(ORG_PHYSIO), {"cpr": PATIENT_BLOCKS})
+        lis = await gw.data(PLAN, gw.citizen(PATIENT_BLOCKS), {"cpr": None})
+    assert physio["data"] is None
+    assert "CONSENT_UNAVAILABLE" in codes(physio)
+    assert lis["data"]["plan"]["packages"], "the patient still reads her own plan"
