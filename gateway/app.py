@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -270,7 +272,19 @@ def create_app(
             await access_log.close()
             await http.aclose()
 
-    app = Starlette(lifespan=lifespan)
+    middleware = []
+    if settings.cors_origins:
+        # Bearer tokens, no cookies: credentials stay off, so "*" cannot leak a session.
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+                max_age=600,
+            )
+        )
+    app = Starlette(lifespan=lifespan, middleware=middleware)
     app.state.playground = playground
     graphql = AuthenticatedGraphQL(
         app.state, schema=schema, graphql_ide="graphiql" if settings.playground else None

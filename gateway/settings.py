@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     max_aliases: int = Field(30, ge=1)
     max_tokens: int = Field(2000, ge=10)
     playground: bool = True
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='browser origins allowed to call /graphql, JSON: ["https://app.example"]',
+    )
 
     log_level: str = "INFO"
 

@@ -176,3 +176,22 @@ def test_partly_configured_sources_name_what_is_missing(
     for name in SOURCE_NAMES:
         setting = f"MINPLAN_SOURCE_{name.upper()}_URL"
         assert (setting in message) is (name not in configured), message
+
+
+async def test_cors_allows_configured_front_ends_only(make_gateway: MakeGateway) -> None:
+    async with make_gateway(cors_origins=["https://minsundhed.example"]) as gw:
+        allowed = await gw.client.options(
+            "/graphql",
+            headers={
+                "Origin": "https://minsundhed.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization,content-type",
+            },
+        )
+        other = await gw.client.options(
+            "/graphql",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://minsundhed.example"
+    assert "access-control-allow-origin" not in other.headers
