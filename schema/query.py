@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Annotated
 
 import strawberry
@@ -23,6 +24,8 @@ from .types.plan import Plan
 from .types.viewer import AccessLogEntry, Viewer
 
 __all__ = ["Query"]
+
+log = logging.getLogger(__name__)
 
 Info = strawberry.Info[Context, None]
 
@@ -116,5 +119,9 @@ class Query:
                 raise Forbidden("You may read only your own access log or one you are proxy for.")
         if since is not None and since.tzinfo is None:
             since = since.replace(tzinfo=dt.UTC)
-        records = await ctx.access_log.entries(ctx.plans.pseudonym(patient), since=since)
+        try:
+            records = await ctx.access_log.entries(ctx.plans.pseudonym(patient), since=since)
+        except Exception as exc:
+            log.exception("access log read failed")
+            raise AccessLogUnavailable("The access log cannot be read right now.") from exc
         return [AccessLogEntry.from_record(r) for r in records]
