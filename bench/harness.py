@@ -161,14 +161,14 @@ class Harness:
         gc_file = self.gc_files.get(target.pid)
         gc_before = read_stats(gc_file) if gc_file else None
         cpu = (target.cpu_by_pid(), self.sources.cpu_seconds())
-        rss: list[float] = [target.rss_mb()]
+        samples = [self._sample(target, gc_file)]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
         deadline = time.monotonic() + seconds + warmup + max_requests / 10_000 + 120
         sample_at = time.monotonic() + watch
         while proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
             if watch and time.monotonic() >= sample_at:
-                rss.append(target.rss_mb())
+                samples.append(self._sample(target, gc_file))
                 sample_at += watch
         if proc.poll() is None:
             proc.kill()
@@ -186,7 +186,7 @@ class Harness:
         row["src_cpu_ms"] = round((self.sources.cpu_seconds() - cpu[1]) * 1000 / plans, 2)
         row["capped"] = row["requests"] + warm >= max_requests
         if watch:
-            row["rss_mb"] = [*rss, target.rss_mb()]
+            row["samples"] = [*samples, self._sample(target, gc_file)]
         if gc_file is not None and gc_before is not None:
             time.sleep(0.3)  # the probe writes every 0.25 s
             gc_after = read_stats(gc_file) or gc_before
@@ -204,6 +204,14 @@ class Harness:
             flush=True,
         )
         return row
+
+    @staticmethod
+    def _sample(target: Proc, gc_file: Path | None) -> dict[str, float]:
+        """Now: the target's memory, CPU seconds and (under gcprobe) GC seconds so far."""
+        stats = read_stats(gc_file) if gc_file else None
+        gc_s = sum(stats["seconds"]) if stats else 0.0
+        return {"t": time.monotonic(), "rss_mb": target.rss_mb(), "cpu_s": target.cpu_seconds(),
+                "gc_s": gc_s}  # fmt: skip
 
     def count_searches(self, name: str, url: str, *, fixed: str | None = None, n: int = 20) -> None:
         if fixed:  # warm: one read fills the cache, then count

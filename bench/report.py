@@ -103,6 +103,17 @@ def evaluate_goals(res: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{row['requests']} plans",
             )
         )
+        shares = soak.get("gc_share") or []
+        if len(shares) >= 2 and any(shares):
+            goals.append(
+                _goal(
+                    "(e) soak: GC share of gateway CPU, first -> last 5 s (reported)",
+                    f"{shares[0]:.0%} -> {shares[-1]:.0%}",
+                    "reported",
+                    None,
+                    f"every 5 s: {' '.join(f'{x:.0%}' for x in shares)}",
+                )
+            )
     return goals
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -112,9 +113,15 @@ class Run:
                               allow_failures=True, watch=5.0)  # fmt: skip
         finally:
             self.h.control(flap="")
-        rss = row["rss_mb"]
+        samples = row.pop("samples")
+        rss = [s["rss_mb"] for s in samples]
+        # GC's share of the gateway's CPU, interval by interval: does it grow with the heap?
+        pairs = itertools.pairwise(samples)
+        gc_share = [round((b["gc_s"] - a["gc_s"]) / max(b["cpu_s"] - a["cpu_s"], 1e-9), 3)
+                    for a, b in pairs]  # fmt: skip
         self.res["soak"] = {"rss_start_mb": rss[0], "rss_end_mb": rss[-1], "rss_mb": rss,
-                            "growth_mb": round(rss[-1] - rss[0], 1)}  # fmt: skip
+                            "growth_mb": round(rss[-1] - rss[0], 1), "gc_share": gc_share,
+                            "interval_s": 5.0}  # fmt: skip
 
     def cached(self) -> None:
         rows = [r for r in self.res["scenarios"] if r["id"].startswith("b.gateway")]

@@ -229,7 +229,11 @@ def create_app(
                 max_pages=settings.source_max_pages,
             )
             connectors[name] = CONNECTOR_CLASSES[name](fhir)
-        cache = SourceCache(settings.cache_url, max_age=max(settings.stale_ttl, 1.0))
+        cache = SourceCache(
+            settings.cache_url,
+            max_age=max(settings.stale_ttl, 1.0),
+            max_entries=settings.cache_max_entries,
+        )
         registry = SourceRegistry(
             connectors,
             metrics=metrics,

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from .app import create_app
 from .logs import configure_logging
+from .runtime import tune_gc
 from .settings import Settings
 
 __all__ = ["app"]
@@ -20,4 +21,6 @@ __all__ = ["app"]
 def app() -> Starlette:
     settings = Settings()
     configure_logging(settings.log_level)
-    return create_app(settings, self_url=os.environ.get("MINPLAN_SELF_URL"))
+    app = create_app(settings, self_url=os.environ.get("MINPLAN_SELF_URL"))
+    tune_gc()
+    return app

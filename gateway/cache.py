@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from aiocache import Cache
+from aiocache import Cache, SimpleMemoryCache
 from aiocache.serializers import BaseSerializer, NullSerializer
 from pydantic import TypeAdapter
 
@@ -84,12 +84,75 @@ class RecordSerializer(BaseSerializer):  # type: ignore[misc]
             return None
 
 
+class BoundedMemoryCache(SimpleMemoryCache):  # type: ignore[misc]
+    """aiocache's memory backend with a size bound and lazy expiry.
+
+    Written here because aiocache's own memory backend has neither: it grows without limit
+    and keeps an asyncio timer per key. A gateway asked for a new patient each request
+    would hold every patient of the stale window (minutes) in memory, and Python's
+    garbage collector would spend ever longer walking it (measured: half the CPU in the
+    benchmark's soak). Here the oldest entries go first past ``max_entries``, and an
+    expired entry is dropped when read.
+    """
+
+    def __init__(self, *, max_entries: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_entries = max_entries
+        self._expires: dict[str, float] = {}
+
+    def _live(self, key: str, now: float) -> object | None:
+        value: object | None = self._cache.get(key)
+        if value is not None and self._expires.get(key, now + 1) <= now:
+            self._cache.pop(key, None)
+            self._expires.pop(key, None)
+            return None
+        return value
+
+    async def _get(self, key: str, encoding: str = "utf-8", _conn: Any = None) -> object | None:
+        return self._live(key, time.monotonic())
+
+    async def _multi_get(
+        self, keys: list[str], encoding: str = "utf-8", _conn: Any = None
+    ) -> list[object | None]:
+        now = time.monotonic()
+        return [self._live(key, now) for key in keys]
+
+    async def _set(
+        self, key: str, value: object, ttl: float | None = None, _cas_token: Any = None,
+        _conn: Any = None,
+    ) -> bool:  # fmt: skip
+        self._cache.pop(key, None)  # re-insert: dict order is age order
+        self._cache[key] = value
+        if ttl:
+            self._expires[key] = time.monotonic() + ttl
+        while len(self._cache) > self.max_entries:
+            oldest = next(iter(self._cache))
+            del self._cache[oldest]
+            self._expires.pop(oldest, None)
+        return True
+
+    async def _delete(self, key: str, _conn: Any = None) -> int:
+        self._expires.pop(key, None)
+        return 1 if self._cache.pop(key, None) is not None else 0
+
+    async def _clear(self, namespace: str | None = None, _conn: Any = None) -> bool:
+        self._cache.clear()
+        self._expires.clear()
+        return True
+
+
 class SourceCache:
     """Per-search, per-patient source results, behind aiocache."""
 
-    def __init__(self, url: str, *, max_age: float, timeout: float = 0.25) -> None:
+    def __init__(
+        self, url: str, *, max_age: float, max_entries: int = 50_000, timeout: float = 0.25
+    ) -> None:
         try:
-            cache = Cache.from_url(url)
+            cache = (
+                BoundedMemoryCache(max_entries=max_entries)
+                if url.startswith("memory://")
+                else Cache.from_url(url)
+            )
         except Exception as exc:
             raise ConfigError(
                 f"Config MINPLAN_CACHE_URL={url.split('@')[-1]!r} is not memory:// or "

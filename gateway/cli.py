@@ -54,6 +54,9 @@ def _serve(args: argparse.Namespace) -> int:
             access_log=args.access_log,
         )
         return 0
+    from .runtime import tune_gc
+
+    tune_gc()
     uvicorn.run(app, host=host, port=args.port, log_config=None, access_log=args.access_log)
     return 0
 

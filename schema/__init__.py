@@ -8,6 +8,7 @@ from pathlib import Path
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -56,9 +57,15 @@ def build_schema(
     *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 2000
 ) -> strawberry.Schema:
     """The schema with its limits; extensions are passed as classes or factories."""
+    # The depth and alias limiters each build a new validation-rule class per instance; made
+    # per request, they would make every request's rules differ and ValidationCache never
+    # hit (it is keyed by the rules). Their rules are built once here and added per request.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
     extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         ParserCache,
         ValidationCache,

@@ -115,3 +115,18 @@ async def test_redis_keys_hold_no_cpr(make_gateway: MakeGateway, redis_cache_url
     await client.aclose()
     assert len(keys) == 8
     assert not [k for k in keys if PATIENT_COPD in k]
+
+
+async def test_memory_cache_is_bounded_and_expires() -> None:
+    import asyncio
+
+    from gateway.cache import CacheEntry, SourceCache
+
+    cache = SourceCache("memory://", max_age=0.2, max_entries=3)
+    search = ("journal", "DocumentReference")
+    await cache.set_many(search, [(f"p{i}", CacheEntry(0.0, ())) for i in range(5)])
+    found = await cache.get_many(search, [f"p{i}" for i in range(5)])
+    assert [e is not None for e in found] == [False, False, True, True, True], "oldest go first"
+    await asyncio.sleep(0.25)
+    assert await cache.get_many(search, ["p4"]) == [None], "expired entries are not served"
+    await cache.close()
