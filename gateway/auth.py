@@ -76,9 +76,15 @@ def bearer_token(authorization: str | None) -> str:
     token = rest.strip()
     if not token:
         raise AuthError("missing bearer token")
-    if any(c.isspace() for c in token):
+    if len(token.split()) != 1:
         raise AuthError("malformed bearer token")
     return token
+
+
+#: Seconds a verified token is trusted without checking its signature again, and how many
+#: such tokens are kept.
+VERIFIED_TTL = 60.0
+VERIFIED_MAX = 10_000
 
 
 class TokenVerifier:
@@ -126,6 +132,10 @@ class TokenVerifier:
         self._keys: dict[str, jwt.PyJWK] | None = None
         self._fetched_at = -math.inf  # last fetch of the JWKS, ok or not
         self._failure: str | None = None  # why the last load failed
+        # Tokens already verified, by their exact text: a client sends the same token on
+        # every request, and an ES256/RS256 check costs more than the rest of a cached plan's
+        # auth. An entry lives until the token's exp or VERIFIED_TTL, whichever is first.
+        self._verified: dict[str, tuple[float, Viewer]] = {}
 
     async def verify(self, token: str) -> Viewer:
         """Check the token's signature and claims; return who it names.
@@ -133,6 +143,11 @@ class TokenVerifier:
         Raises:
             AuthError: the message names the failed check, e.g. ``"token expired"``.
         """
+        hit = self._verified.get(token)
+        if hit is not None:
+            if hit[0] > time.time():
+                return hit[1]
+            del self._verified[token]
         try:
             header = jwt.get_unverified_header(token)
         except jwt_errors.PyJWTError as exc:
@@ -159,7 +174,14 @@ class TokenVerifier:
         except jwt_errors.PyJWTError as exc:
             message = next((m for t, m in _DECODE_ERRORS if isinstance(exc, t)), "invalid token")
             raise AuthError(message) from exc
-        return _viewer_from_claims(claims)
+        viewer = _viewer_from_claims(claims)
+        self._remember(token, float(claims["exp"]), viewer)
+        return viewer
+
+    def _remember(self, token: str, exp: float, viewer: Viewer) -> None:
+        if len(self._verified) >= VERIFIED_MAX:
+            del self._verified[next(iter(self._verified))]  # the oldest
+        self._verified[token] = (min(exp, time.time() + VERIFIED_TTL), viewer)
 
     async def refresh(self) -> None:
         """(Re)load the JWKS now. On failure the keys already cached stay in use.

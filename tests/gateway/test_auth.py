@@ -503,3 +503,27 @@ def test_messages_never_carry_the_token() -> None:
     with pytest.raises(AuthError) as info:
         bearer_token(f"Token {secret}")
     assert secret not in str(info.value)
+
+
+async def test_a_verified_token_is_remembered_until_its_time_runs_out(
+    verifier: TokenVerifier, rsa_key: rsa.RSAPrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gateway.auth as auth
+
+    token = sign(claims(), rsa_key)
+    decodes: list[str] = []
+    real_decode = auth.jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        decodes.append("decode")
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(auth.jwt, "decode", counting_decode)
+    first = await verifier.verify(token)
+    assert await verifier.verify(token) == first
+    assert decodes == ["decode"], "the second request reused the first verification"
+
+    later = time.time() + auth.VERIFIED_TTL + 1
+    monkeypatch.setattr(auth.time, "time", lambda: later)
+    await verifier.verify(token)
+    assert len(decodes) == 2, "past its time, the token's signature is checked again"
