@@ -161,7 +161,8 @@ class SourceCache:
         self.shared = not url.startswith("memory")
         cache.serializer = RecordSerializer() if self.shared else NullSerializer()
         cache.namespace = "minplan:v1:"
-        cache.timeout = timeout
+        # A dict lookup needs no timeout; aiocache would wrap each call in asyncio.wait_for.
+        cache.timeout = timeout if self.shared else None
         self._cache = cache
         self.max_age = max_age
 

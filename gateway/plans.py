@@ -134,20 +134,16 @@ class PlanReader:
         self, fetch: FetchOne, patient: str, deadline_at: float
     ) -> dict[SearchKey, SourceResult]:
         loop = asyncio.get_running_loop()
-        # shield: a deadline must not cancel a DataLoader future other fields may share.
-        tasks = {
-            key: asyncio.ensure_future(asyncio.shield(fetch(key, patient)))
-            for key in self.search_keys
-        }
-        done, pending = await asyncio.wait(
-            tasks.values(), timeout=max(0.0, deadline_at - loop.time())
+        # asyncio.wait leaves what is still pending alone: a DataLoader future that other
+        # fields may share is never cancelled by this request's deadline.
+        futures = {key: asyncio.ensure_future(fetch(key, patient)) for key in self.search_keys}
+        done, _pending = await asyncio.wait(
+            futures.values(), timeout=max(0.0, deadline_at - loop.time())
         )
-        for task in pending:
-            task.cancel()
-        results: dict[SearchKey, SourceResult] = {}
-        for key, task in tasks.items():
-            results[key] = task.result() if task in done else _DEADLINE_RESULT
-        return results
+        return {
+            key: future.result() if future in done else _DEADLINE_RESULT
+            for key, future in futures.items()
+        }
 
     @staticmethod
     def _statuses(results: dict[SearchKey, SourceResult]) -> list[SourceStatus]:
