@@ -2,13 +2,19 @@
 
 Scenario ids and their meaning are in ``bench/run.py``; each :meth:`Harness.load` adds one
 row (the load generator's summary, plus CPU per plan of the target and of the sources).
+
+Every process runs from a snapshot of the code taken when the harness is made (copied to
+its temp dir, first on ``PYTHONPATH`` and the working directory), so that edits landing in
+the working tree during a run cannot mix two gateway versions into one table.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +29,9 @@ from bench.synthetic import SOURCE_NAMES, cpr_for
 __all__ = ["PY", "Harness"]
 
 PY = sys.executable
+ROOT = Path(__file__).resolve().parent.parent
+#: What the snapshot copies; all but ``bench`` make up the gateway's code version.
+PACKAGES = ("gateway", "connectors", "schema", "demo", "bench")
 
 
 class Harness:
@@ -35,10 +44,17 @@ class Harness:
         self.patient = 0
         self.gc_files: dict[int, Path] = {}
         self.res: dict[str, Any] = {"scenarios": [], "searches": {}, "slowest_source_ms": {}}
+        self.code = self.tmp / "code"
+        ignore = shutil.ignore_patterns("__pycache__", "results", "*.pyc")
+        for package in PACKAGES:
+            shutil.copytree(ROOT / package, self.code / package, ignore=ignore)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MINPLAN_")}
+        self.env["PYTHONPATH"] = str(self.code)
+        self.code_version = _code_version(self.code)
 
     # processes ---------------------------------------------------------------------------
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
-        proc = Proc(name, argv, log_dir=self.tmp, env=env)
+        proc = Proc(name, argv, log_dir=self.tmp, env=env or self.env, cwd=self.code)
         self.procs.append(proc)
         return proc
 
@@ -79,7 +95,7 @@ class Harness:
         ``command`` replaces what comes before ``serve`` (experiments); ``extra_env`` adds
         or overrides ``MINPLAN_*`` settings.
         """
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MINPLAN_")}
+        env = dict(self.env)
         env |= {f"MINPLAN_SOURCE_{n.upper()}_URL": f"{self.src_url}/{n}" for n in SOURCE_NAMES}
         env |= {
             "MINPLAN_AUTH_ISSUER": "urn:minplan:dev-issuer",
@@ -162,7 +178,9 @@ class Harness:
         gc_before = read_stats(gc_file) if gc_file else None
         cpu = (target.cpu_by_pid(), self.sources.cpu_seconds())
         samples = [self._sample(target, gc_file)]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+        proc = subprocess.Popen(  # noqa: S603 (our own argv)
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, cwd=self.code
+        )
         deadline = time.monotonic() + seconds + warmup + max_requests / 10_000 + 120
         sample_at = time.monotonic() + watch
         while proc.poll() is None and time.monotonic() < deadline:
@@ -228,9 +246,33 @@ class Harness:
         argv += ["--duration", "60", "--max-requests", str(n), "--first", str(self.patient)]
         argv += ["--fixed-cpr", fixed] if fixed else []
         self.patient += n
-        subprocess.run(argv, check=True, capture_output=True, timeout=120)  # noqa: S603
+        subprocess.run(  # noqa: S603 (our own argv)
+            argv, check=True, capture_output=True, timeout=120, env=self.env, cwd=self.code
+        )
 
     def close(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
         self.procs.clear()
+
+
+def _code_version(code: Path) -> dict[str, Any]:
+    """The snapshot's gateway code: a content hash, and the git commit it started from."""
+    digest = hashlib.sha256()
+    for path in sorted(code.rglob("*.py")):
+        if path.relative_to(code).parts[0] != "bench":
+            digest.update(str(path.relative_to(code)).encode() + b"\0" + path.read_bytes())
+    version: dict[str, Any] = {"sha256": digest.hexdigest()[:12]}
+    try:  # read-only git queries; the run does not need them
+        head = subprocess.run(  # noqa: S603
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],  # noqa: S607
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(  # noqa: S603
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", *PACKAGES[:-1]],  # noqa: S607
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        version |= {"git_head": head, "uncommitted_changes": bool(dirty)}
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return version

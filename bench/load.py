@@ -207,6 +207,10 @@ def _summary(run: _Run, elapsed: float, cpu: float) -> dict[str, Any]:
         "requests": len(ordered),
         "seconds": round(elapsed, 3),
         "rps": round(len(ordered) / elapsed, 1) if elapsed else 0.0,
+        # right answers per second: a plan with a failed source is not a plan served
+        "ok_rps": round((run.statuses.get("200", 0) - wrong - run.degraded) / elapsed, 1)
+        if elapsed
+        else 0.0,
         "p50_ms": pct(0.50),
         "p90_ms": pct(0.90),
         "p99_ms": pct(0.99),

@@ -59,13 +59,24 @@ class Proc:
     """One started process (and the processes it forks)."""
 
     def __init__(
-        self, name: str, argv: list[str], *, log_dir: Path, env: dict[str, str] | None = None
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.popen = subprocess.Popen(  # noqa: S603 (our own argv)
-            argv, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
         self.pid = self.popen.pid
 

@@ -34,20 +34,20 @@ def evaluate_goals(res: dict[str, Any]) -> list[dict[str, Any]]:
                     row["p50_ms"] <= limit,
                 )
             )
-    bare = rows.get("b.bare", {}).get("rps")
+    bare = rows.get("b.bare", {}).get("ok_rps")
     best = res.get("best_b")
     for sid in ["b.gateway"] + ([best] if best and best != "b.gateway" else []):
         row = rows.get(sid)
         if not row:
             continue
-        ratio = _ratio(row["rps"], bare)
+        ratio = _ratio(row["ok_rps"], bare)
         goals.append(
             _goal(
                 f"(b) {row['label']}: plans/s vs bare strawberry {bare}/s",
                 ratio,
                 ">= 0.5",
                 ratio is not None and ratio >= 0.5,
-                f"{row['rps']}/s",
+                f"{row['ok_rps']} complete plans/s of {row['rps']}/s",
             )
         )
         tail = _ratio(row["p99_ms"], row["p50_ms"])
@@ -61,14 +61,14 @@ def evaluate_goals(res: dict[str, Any]) -> list[dict[str, Any]]:
             )
         )
     for sid in [r["id"] for r in res["scenarios"] if r["id"].startswith("c.gateway")]:
-        ratio = _ratio(rows[sid]["rps"], bare)
+        ratio = _ratio(rows[sid]["ok_rps"], bare)
         goals.append(
             _goal(
                 f"(c) {rows[sid]['label']}: plans/s vs bare strawberry",
                 ratio,
                 ">= 0.9",
                 ratio is not None and ratio >= 0.9,
-                f"{rows[sid]['rps']}/s",
+                f"{rows[sid]['ok_rps']} complete plans/s of {rows[sid]['rps']}/s",
             )
         )
     searches = res.get("searches", {})
@@ -121,6 +121,7 @@ _COLUMNS = (
     ("scenario", 40, "label"),
     ("cl", 3, "clients"),
     ("plans/s", 8, "rps"),
+    ("ok/s", 8, "ok_rps"),
     ("p50 ms", 8, "p50_ms"),
     ("p99 ms", 8, "p99_ms"),
     ("p99/p50", 7, "tail"),
@@ -144,13 +145,14 @@ def render(res: dict[str, Any]) -> str:
     """The printed table: one line per scenario, then the goals, then the comparison."""
     rows = res["scenarios"]
     by_id = {r["id"]: r for r in rows}
-    bare, floor = by_id.get("b.bare", {}).get("rps"), by_id.get("b.floor", {}).get("rps")
+    bare, floor = by_id.get("b.bare", {}).get("ok_rps"), by_id.get("b.floor", {}).get("ok_rps")
     lines = ["  ".join(_cell(h, w, i == 0) for i, (h, w, _) in enumerate(_COLUMNS))]
     lines.append("-" * len(lines[0]))
     for row in rows:
         row = {**row, "tail": _ratio(row.get("p99_ms"), row.get("p50_ms"))}
         if row["clients"] > 1 and not row["id"].startswith(("d.", "e.")):
-            row["vs_bare"], row["vs_floor"] = _ratio(row["rps"], bare), _ratio(row["rps"], floor)
+            row["vs_bare"] = _ratio(row["ok_rps"], bare)
+            row["vs_floor"] = _ratio(row["ok_rps"], floor)
         lines.append(
             "  ".join(_cell(row.get(k), w, i == 0) for i, (_, w, k) in enumerate(_COLUMNS))
         )
@@ -158,7 +160,8 @@ def render(res: dict[str, Any]) -> str:
         "",
         "gw ms/pl, src ms/pl: CPU ms per plan of the gateway (all workers) and of the synthetic "
         "sources; gc ms/pl: of that, Python's GC (1 worker);",
-        "degr: answers with a source reported unavailable",
+        "degr: answers with a source reported unavailable; ok/s: complete, right plans per "
+        "second (what vs bare/floor compare)",
         "",
     ]
     for goal in res["goals"]:

@@ -125,7 +125,7 @@ class Run:
 
     def cached(self) -> None:
         rows = [r for r in self.res["scenarios"] if r["id"].startswith("b.gateway")]
-        best = max((r for r in rows if not r["info"]), key=lambda r: r["rps"])
+        best = max((r for r in rows if not r["info"]), key=lambda r: r["ok_rps"])
         self.res["best_b"] = best["id"]
         configs = [CONFIGS[0]]
         if best["id"] != "b.gateway":
@@ -155,13 +155,14 @@ def _compare(rows: list[dict[str, Any]]) -> str:
         r = found.get("b.gateway" if first else f"b.gateway.{transport}.w{workers}")
         if r is not None:
             ranked.append(r)
-            lines.append(f"  {transport:<8} x{workers}: {r['rps']:>7}/s  p50 {r['p50_ms']} ms  "
+            lines.append(f"  {transport:<8} x{workers}: {r['ok_rps']:>7} complete plans/s "
+                         f"({r['degraded']} degraded)  p50 {r['p50_ms']} ms  "
                          f"p99 {r['p99_ms']} ms  {r['gw_cpu_ms']} gateway CPU ms/plan")  # fmt: skip
-    ranked.sort(key=lambda r: -r["rps"])
+    ranked.sort(key=lambda r: -r["ok_rps"])
     if len(ranked) > 1:
         best, second, last = ranked[0], ranked[1], ranked[-1]
-        lines.append(f"  best: {best['label']}, {best['rps'] / second['rps']:.2f}x the runner-up "
-                     f"({second['label']}), {best['rps'] / last['rps']:.2f}x the last "
+        lines.append(f"  best: {best['label']}, {_ratio(best, second)}x the runner-up "
+                     f"({second['label']}), {_ratio(best, last)}x the last "
                      f"({last['label']})")  # fmt: skip
     return "\n".join(lines)
 
@@ -181,6 +182,10 @@ def _own_cpu_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+def _ratio(a: dict[str, Any], b: dict[str, Any]) -> str:
+    return f"{a['ok_rps'] / b['ok_rps']:.2f}" if b["ok_rps"] else "inf"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short scenarios, a smoke run")
@@ -195,12 +200,15 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "machine": platform.platform(), "clients": CLIENTS, "slow_source": SLOW,
             "flapping_source": FLAPPING}  # fmt: skip
-    print(f"Min Plan benchmark ({'quick' if args.quick else 'full'}), logs in {harness.tmp}")
+    version = " ".join(f"{k} {v}" for k, v in harness.code_version.items())
+    print(f"Min Plan benchmark ({'quick' if args.quick else 'full'}), code {version}, "
+          f"logs in {harness.tmp}")  # fmt: skip
     try:
         Run(harness, profile=args.profile).all()
     finally:
         harness.close()
     meta["seconds"] = round(time.monotonic() - started, 1)
+    meta["code"] = harness.code_version
     meta["load_avg_after"] = [round(x, 2) for x in os.getloadavg()]
     others = (_machine_busy_s() - busy) - (_own_cpu_s() - own)
     meta["other_processes_cpu_s"] = round(max(0.0, others), 1)
