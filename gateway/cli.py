@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -44,21 +45,57 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Each worker process builds its own app (and HTTP pool) from the environment.
         os.environ["MINPLAN_SELF_URL"] = f"http://{self_host}:{args.port}"
-        uvicorn.run(
-            "gateway.asgi:app",
-            factory=True,
-            host=host,
-            port=args.port,
-            workers=args.workers,
-            log_config=None,
-            access_log=args.access_log,
-        )
-        return 0
+        return _serve_workers(host, args.port, args.workers, access_log=args.access_log)
     from .runtime import tune_gc
 
     tune_gc()
     uvicorn.run(app, host=host, port=args.port, log_config=None, access_log=args.access_log)
     return 0
+
+
+def _worker(host: str, port: int, access_log: bool) -> None:
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    config = uvicorn.Config(
+        "gateway.asgi:app", factory=True, log_config=None, access_log=access_log
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve_workers(host: str, port: int, workers: int, *, access_log: bool) -> int:
+    """N worker processes, each with its own SO_REUSEPORT socket on the same port.
+
+    Not uvicorn's ``--workers``: there all workers accept from one shared socket, and
+    keep-alive clients pile onto whichever accepted first (measured: one worker did 99%
+    of the work for 32 clients). With a socket each, the kernel spreads connections.
+    """
+    import multiprocessing
+    import signal
+
+    spawn = multiprocessing.get_context("spawn")
+    processes = [
+        spawn.Process(target=_worker, args=(host, port, access_log), name=f"minplan-worker-{n}")
+        for n in range(workers)
+    ]
+    for process in processes:
+        process.start()
+
+    def stop(signum: int, _frame: object) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for process in processes:
+        process.join()
+    return max((p.exitcode or 0) for p in processes)
 
 
 def _token(args: argparse.Namespace) -> int:

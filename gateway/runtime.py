@@ -8,12 +8,12 @@ __all__ = ["tune_gc"]
 
 
 def tune_gc() -> None:
-    """Fewer, larger young-generation collections, and the start-up heap left out of them.
+    """Leave the start-up heap out of every garbage collection.
 
-    A plan request allocates thousands of short-lived objects (GraphQL execution, records),
-    so the default threshold of 700 ran a collection every couple of plans. Measured on
-    the project's 2-core machine (1,000 cached plans in-process): CPU per plan 2.18 ms with
-    7.8% in the collector before, 1.84 ms with 4.2% after.
+    Imports, the schema and the settings live as long as the process; ``gc.freeze()``
+    moves them to the permanent generation, so collections walk only what requests made.
+    The thresholds stay at Python's defaults: a larger first generation (10,000) saved
+    CPU in-process (2.18 → 1.84 ms per cached plan) but made each pause longer, and under
+    32 clients p99 went from 392 to 586 ms at the same throughput (bench, 2-core machine).
     """
-    gc.freeze()  # imports, schema, settings: live for the whole process, never garbage
-    gc.set_threshold(10_000, 10, 10)
+    gc.freeze()
