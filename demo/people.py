@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 __all__ = [
+    "CLINICIANS",
     "ORGS",
     "ORG_GP",
     "ORG_HOSPITAL",
@@ -95,3 +96,11 @@ ORGS: dict[str, str] = {
     ORG_PHYSIO: "Fysioterapi Nord",
 }
 """SOR code → name, for every demo organisation."""
+
+CLINICIANS: dict[str, str] = {
+    ORG_GP: "Dr. Hans Berg",
+    ORG_HOSPITAL: "Dr. Ida Holm",
+    ORG_MUNICIPALITY: "Spl. Lone Kjær",
+    ORG_PHYSIO: "Fys. Anders Berg",
+}
+"""SOR code → the demo clinician ``minplan token`` names by default."""

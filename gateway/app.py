@@ -24,9 +24,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from connectors import CONNECTOR_CLASSES, Connector, FhirClient
@@ -166,6 +166,24 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
         )
 
 
+def _loopback_only(app: ASGIApp) -> ASGIApp:
+    """The demo's sources answer the gateway on this machine, nobody else.
+
+    They serve raw synthetic FHIR, withheld notes included, with no token (as an upstream
+    source would to the gateway): under ``--host 0.0.0.0`` other machines get a 403.
+    """
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        host = client[0] if client else ""
+        if scope["type"] == "http" and host not in ("127.0.0.1", "::1", "localhost"):
+            await PlainTextResponse("demo sources answer loopback only", 403)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
 def _unauthenticated(reason: str) -> Response:
     body = {"errors": [{"message": f"Unauthenticated: {reason}.",
                         "extensions": {"code": "UNAUTHENTICATED"}}]}  # fmt: skip
@@ -204,7 +222,7 @@ def create_app(
 
         demo_jwks, issuer = write_demo_jwks(demo_key_path)
         playground = demo_playground(issuer)
-        routes.append(Mount(DEMO_FHIR_PATH, app=create_sources_app()))
+        routes.append(Mount(DEMO_FHIR_PATH, app=_loopback_only(create_sources_app())))
         jwks = issuer.jwks()
         routes.append(Route("/demo/jwks.json", lambda _r: JSONResponse(jwks)))
     source_urls = _source_urls(settings, self_url)

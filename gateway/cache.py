@@ -145,7 +145,7 @@ class SourceCache:
     """Per-search, per-patient source results, behind aiocache."""
 
     def __init__(
-        self, url: str, *, max_age: float, max_entries: int = 50_000, timeout: float = 0.25
+        self, url: str, *, max_age: float, max_entries: int = 10_000, timeout: float = 0.25
     ) -> None:
         try:
             cache = (

@@ -99,7 +99,7 @@ def _serve_workers(host: str, port: int, workers: int, *, access_log: bool) -> i
 
 
 def _token(args: argparse.Namespace) -> int:
-    from demo.people import ORGS, PATIENTS
+    from demo.people import CLINICIANS, ORGS, PATIENTS
 
     from .devtokens import DevIssuer
     from .errors import ConfigError
@@ -112,7 +112,7 @@ def _token(args: argparse.Namespace) -> int:
         if org_name is None and args.org in ORGS:
             org_name = ORGS[args.org]
         if name is None:
-            name = "Demo Kliniker"
+            name = CLINICIANS.get(args.org, "Demo Kliniker")
     try:
         token = DevIssuer().issue(
             role=args.role,
@@ -136,6 +136,17 @@ def _schema(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_people() -> str:
+    from demo.people import CLINICIANS, ORGS, PATIENTS
+
+    lines = ["The embedded demo's people (--role citizen --cpr CPR):"]
+    lines += [f"  {cpr}  {name}" for cpr, name in PATIENTS.items()]
+    lines.append("and organisations (--role clinician --org SOR), with their clinician:")
+    lines += [f"  {sor}  {ORGS[sor]} ({CLINICIANS[sor]})" for sor in ORGS]
+    lines.append("See the README's demo table for what each one shows.")
+    return "\n".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="minplan", description="Min Plan: one chronic-care plan from every sector."
@@ -156,12 +167,8 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser(
         "token",
         help="print a dev token the embedded demo accepts",
-        description=(
-            "Demo people: citizens 0101521234 (COPD), 1203641234 (back pain), 2307481234 "
-            "(both; proxy 1508791234), 1709551234 (blocks); clinicians' orgs "
-            "380101000016003 (GP), 265161000016000 (hospital, blocked for Lis's journal), "
-            "469401000016002 (physio, blocked for all of Lis), 1001081000016004 (municipality)."
-        ),
+        description=_demo_people(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     token.add_argument("--role", choices=["citizen", "clinician"], required=True)
     token.add_argument("--cpr", help="the citizen's CPR number (citizens)")

@@ -28,6 +28,7 @@ def playground_html(template: str, defaults: Mapping[str, str] | None) -> HTMLRe
         # A strawberry upgrade changed the page: serve it plain rather than broken.
         return HTMLResponse(template)
     html = template.replace(_QUERY_HOOK, f"parameters.q || {_script_json(defaults['query'])}")
+    html = html.replace("<title>Strawberry GraphiQL</title>", "<title>Min Plan playground</title>")
     html = html.replace(
         _HEADERS_HOOK, f"React.useState(parameters.headers || {_script_json(defaults['headers'])})"
     )

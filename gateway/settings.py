@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         default_factory=dict, description='per-source overrides, JSON: {"journal": 60}'
     )
     cache_max_entries: int = Field(
-        50_000, ge=0, description="memory cache: entries kept at most (8 per patient)"
+        10_000, ge=0, description="memory cache: entries kept at most (8 per patient)"
     )
     consent_cache_ttl: float = Field(
         5.0, ge=0, description="at most this fresh for consent: a new block applies within it"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from demo.people import ORG_GP, ORGS, PATIENT_COPD
+from demo.people import CLINICIANS, ORG_GP, ORGS, PATIENT_COPD
 from gateway.auth import TokenVerifier
 from gateway.cli import main
 from gateway.devtokens import DEV_ISSUER, DevIssuer
@@ -80,7 +80,7 @@ def test_token_with_an_unknown_role_exits_2(
         ),
         pytest.param(
             ["--role", "clinician", "--org", ORG_GP],
-            (Role.CLINICIAN, None, ORG_GP, ORGS[ORG_GP], "Demo Kliniker"),
+            (Role.CLINICIAN, None, ORG_GP, ORGS[ORG_GP], CLINICIANS[ORG_GP]),
             id="clinician",
         ),
     ],

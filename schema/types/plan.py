@@ -105,7 +105,10 @@ class SourceStatus:
         description="True when served from cache after the source failed."
     )
     latency_ms: float | None = strawberry.field(
-        description="How long the source took, in milliseconds."
+        description=(
+            "How long the source took, in milliseconds; 0 when answered from the cache "
+            "(see `cached`)."
+        )
     )
     error: str | None = strawberry.field(description="A short, safe reason when not ok.")
     cached: bool = strawberry.field(
