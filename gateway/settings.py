@@ -75,7 +75,7 @@ class Settings(BaseSettings):
 
     # Resilience
     breaker_threshold: int = Field(5, ge=1, description="failures before a source's circuit opens")
-    breaker_cooldown: float = Field(5.0, gt=0, description="seconds a circuit stays open")
+    breaker_cooldown: float = Field(2.0, gt=0, description="seconds a circuit stays open")
     retries: int = Field(1, ge=0, le=5, description="extra attempts for a failed GET")
 
     # HTTP
