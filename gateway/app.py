@@ -230,7 +230,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        http = httpx.AsyncClient(transport=transport or _transport(settings))
+        upstream = transport or _transport(settings)
+        http = httpx.AsyncClient(transport=upstream)  # JWKS fetches; closes `upstream` too
         access_log = open_access_log(settings.audit_url)
         await access_log.start()
         verifier = TokenVerifier(
@@ -243,7 +244,7 @@ def create_app(
         connectors: dict[str, Connector] = {}
         for name, url in source_urls.items():
             fhir = FhirClient(
-                http,
+                upstream,
                 source=name,
                 base_url=url,
                 timeout=settings.timeout_for(name),
