@@ -102,6 +102,7 @@ class Harness:
             "MINPLAN_AUTH_JWKS_URL": (self.tmp / "jwks.json").as_uri(),
             "MINPLAN_AUDIT_URL": f"sqlite:///{self.tmp / f'audit-{transport}-{workers}.sqlite3'}",
             "MINPLAN_CACHE_URL": "memory://",
+            "MINPLAN_PSEUDONYM_KEY": "bench-pseudonym-key-0123456789abcdef",
             "MINPLAN_CACHE_TTL": str(ttl),
             "MINPLAN_HTTP_TRANSPORT": transport,
             "MINPLAN_PLAYGROUND": "false",

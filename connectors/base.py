@@ -29,6 +29,7 @@ class Fetched:
     by_patient: dict[str, list[Record]] = field(default_factory=dict)
     skipped: int = 0
     pages: int = 0
+    foreign: int = 0
 
 
 class Connector:
@@ -58,6 +59,8 @@ class Connector:
                 fetched.skipped += 1
             elif record.patient in wanted:
                 fetched.by_patient[record.patient].append(record)
+            else:
+                fetched.foreign += 1  # a source answering for someone we did not ask about
         return fetched
 
     def _parse_one(

@@ -53,4 +53,7 @@ class ConsentConnector(Connector):
         fetched = await super().fetch(resource_type, cprs)
         if fetched.skipped:
             raise UpstreamBadResponse(self.source, "unreadable Consent: rules unknown")
+        if fetched.foreign:
+            # A Consent we cannot place (its patient written another way?) may be a block.
+            raise UpstreamBadResponse(self.source, "Consent for an unasked patient")
         return fetched

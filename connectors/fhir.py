@@ -117,8 +117,9 @@ class FhirClient:
             if page.next_url is None:
                 break
             if pages >= self.max_pages:
-                log.warning("source %s: stopped after %d pages", self.source, pages)
-                break
+                # A partial answer would pass for a whole one (a block on a later page lost,
+                # items missing with ok: true); fail the search instead.
+                raise UpstreamBadResponse(self.source, f"more than {self.max_pages} pages")
             url = self._checked_next(page.next_url, current=url)
         return SearchResult(resources=resources, skipped=skipped, pages=pages)
 
@@ -130,7 +131,13 @@ class FhirClient:
             else:
                 request = httpx.Request("GET", url, headers={"Accept": _ACCEPT})
                 response = await self.http.handle_async_request(request)
-                await response.aread()  # reads to the end, which releases the connection
+                try:
+                    await response.aread()  # reads to the end, which releases the connection
+                except BaseException:
+                    # Cancelled (the source's timeout) or broken mid-body: release the pooled
+                    # connection now, or a hanging source would drain the pool for all.
+                    await response.aclose()
+                    raise
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self.source) from exc
         except httpx.HTTPError as exc:
@@ -158,7 +165,8 @@ class FhirClient:
         skipped = 0
         for entry in entries:
             resource = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(entry, dict) and (entry.get("search") or {}).get("mode") == "outcome":
+            search = entry.get("search") if isinstance(entry, dict) else None
+            if isinstance(search, dict) and search.get("mode") == "outcome":
                 continue  # a server's notice about the search (OperationOutcome), not data
             if isinstance(resource, dict):
                 resources.append(resource)

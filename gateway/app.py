@@ -39,7 +39,7 @@ from .errors import AuthError, ConfigError
 from .metrics import Metrics
 from .plans import PlanReader
 from .playground import playground_html
-from .settings import SOURCE_NAMES, Settings
+from .settings import DEV_PSEUDONYM_KEY, SOURCE_NAMES, Settings
 from .sources import SourceRegistry
 
 __all__ = ["Services", "create_app"]
@@ -226,6 +226,14 @@ def create_app(
         jwks = issuer.jwks()
         routes.append(Route("/demo/jwks.json", lambda _r: JSONResponse(jwks)))
     source_urls = _source_urls(settings, self_url)
+    if not settings.demo and (
+        settings.pseudonym_key == DEV_PSEUDONYM_KEY or len(settings.pseudonym_key) < 32
+    ):
+        raise ConfigError(
+            "Config MINPLAN_PSEUDONYM_KEY must be set to a secret of at least 32 characters "
+            "when real sources are configured: with a known key, the pseudonyms in the "
+            "access log could be reversed by trying every CPR."
+        )
     issuer_name, jwks_url = _auth_config(settings, demo_jwks)
 
     @contextlib.asynccontextmanager

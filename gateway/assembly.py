@@ -79,12 +79,17 @@ def assemble_packages(
     packages: dict[PackageKind, CarePackage] = {}
     condition_kind: dict[str, PackageKind] = {}
     unassigned = PlanSection()
+    for condition in conditions:
+        # An item referencing a Condition belongs to that Condition's package, active or
+        # not; whether the package exists is decided by the active ones below.
+        kind = package_kind(condition.code)
+        if kind is not None:
+            condition_kind[condition.source_id] = kind
     for condition in active:
         kind = package_kind(condition.code)
         if kind is None:
             unassigned.diagnoses.append(condition)
             continue
-        condition_kind[condition.source_id] = kind
         package = packages.get(kind)
         if package is None:
             package = packages[kind] = CarePackage(id=package_id(cpr, kind), kind=kind)
@@ -98,7 +103,7 @@ def assemble_packages(
                 kinds[kind] = None
         for ref in record.condition_refs:
             kind = condition_kind.get(ref)
-            if kind is not None:
+            if kind is not None and kind in packages:
                 kinds[kind] = None
         return [packages[k] for k in kinds]
 

@@ -49,7 +49,9 @@ def resolve_patient(viewer: Viewer, cpr: str | None) -> str:
         if viewer.cpr is None:
             raise BadUserInput("cpr is required for clinicians.")
         return viewer.cpr
-    cpr = cpr.strip().replace("-", "") if len(cpr.strip()) == 11 else cpr.strip()
+    cpr = cpr.strip()
+    if len(cpr) == 11 and cpr[6] == "-":  # DDMMYY-SSSS, the way it is usually written
+        cpr = cpr[:6] + cpr[7:]
     if not is_valid_cpr(cpr):
         raise BadUserInput(
             "cpr must be 10 digits: DDMMYY (a real date) followed by 4 digits, "

@@ -9,10 +9,13 @@ from datetime import date
 
 __all__ = ["is_valid_cpr", "mask_cpr", "pseudonymise_cpr"]
 
-_CPR = re.compile(r"^\d{10}$")
+_CPR = re.compile(r"[0-9]{10}")  # ASCII digits only, matched whole (fullmatch)
 # Not inside a longer number; but a URL-encoded character (%22, a quote) may stand right
 # before it, as in a GET query string that uvicorn's access log prints.
-_CPR_ANYWHERE = re.compile(r"(?:(?<=%[0-9A-Fa-f]{2})|(?<!\d))(\d{6})-?(\d{4})(?!\d)")
+# Between the date and the serial: nothing, a hyphen, or a hyphen or space URL-encoded.
+_CPR_ANYWHERE = re.compile(
+    r"(?:(?<=%[0-9A-Fa-f]{2})|(?<!\d))(\d{6})(?:-|%2[dD]|\+|%20| )?(\d{4})(?!\d)"
+)
 
 
 def _century(yy: int, seventh: int) -> int:
@@ -32,7 +35,7 @@ def is_valid_cpr(value: str) -> bool:
     >>> is_valid_cpr("0101701234"), is_valid_cpr("3102701234"), is_valid_cpr("12345")
     (True, False, False)
     """
-    if not _CPR.match(value):
+    if not _CPR.fullmatch(value):
         return False
     dd, mm, yy, seventh = int(value[0:2]), int(value[2:4]), int(value[4:6]), int(value[6])
     try:

@@ -7,7 +7,10 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["SOURCE_NAMES", "Settings"]
+__all__ = ["DEV_PSEUDONYM_KEY", "SOURCE_NAMES", "Settings"]
+
+#: The demo's pseudonym key; refused when real sources are configured.
+DEV_PSEUDONYM_KEY = "minplan-dev-pseudonym-key"
 
 #: The seven upstream sources of the contract, in the order ``Plan.sources`` lists them.
 SOURCE_NAMES: tuple[str, ...] = (
@@ -69,7 +72,7 @@ class Settings(BaseSettings):
     stale_ttl: float = Field(600.0, ge=0)
     audit_url: str = "sqlite:///minplan-access-log.sqlite3"
     pseudonym_key: str = Field(
-        "minplan-dev-pseudonym-key",
+        DEV_PSEUDONYM_KEY,
         description="HMAC key for CPR pseudonyms in logs and the access log; set in production",
     )
 

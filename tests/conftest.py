@@ -100,6 +100,7 @@ def gateway_settings(jwks_file: Path, tmp_path: Path, **overrides: Any) -> Setti
         "auth_jwks_url": jwks_file.as_uri(),
         "audit_url": f"sqlite:///{tmp_path / 'access-log.sqlite3'}",
         "http_transport": "httpx",
+        "pseudonym_key": "test-pseudonym-key-0123456789abcdef",
     }
     values |= overrides
     return Settings(**values)

@@ -67,6 +67,7 @@ def processes(tmp_path: Path) -> Iterator[tuple[str, str, str, DevIssuer]]:
                 "MINPLAN_AUTH_ISSUER": DEV_ISSUER,
                 "MINPLAN_AUTH_JWKS_URL": jwks.as_uri(),
                 "MINPLAN_CACHE_URL": url,
+                "MINPLAN_PSEUDONYM_KEY": "e2e-pseudonym-key-0123456789abcdef",
                 "MINPLAN_AUDIT_URL": f"sqlite:///{tmp_path / f'audit{n}.sqlite3'}",
             }
             log = tmp_path / f"gateway{n}.log"

@@ -138,3 +138,11 @@ async def test_fetch_reads_every_consent_by_patient(fetch: Fetch, make_consent: 
         CPR_A: [("consent-a", True)],
         CPR_B: [("consent-b", False), ("consent-subject", True)],
     }
+
+
+async def test_a_consent_for_a_patient_not_asked_about_fails_the_search(
+    fetch: Fetch, make_consent: Factory
+) -> None:
+    # It cannot be placed (its patient written another way?), and it may be a block.
+    with pytest.raises(UpstreamBadResponse, match="unasked patient"):
+        await fetch("consent", "Consent", [make_consent("consent-x", CPR_B)], cprs=[CPR_A])

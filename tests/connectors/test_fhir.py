@@ -85,21 +85,20 @@ async def test_search_follows_next_links_to_the_last_page(
     ]
 
 
-async def test_search_stops_at_max_pages(
+async def test_search_past_max_pages_fails_rather_than_answer_in_part(
     router: respx.MockRouter, make_client: MakeClient, make_appointment: Factory
 ) -> None:
+    # A cut-off answer would pass for a whole one: a block on a later page lost, items
+    # missing while the source says ok. More pages than allowed fail the search.
     def endless(request: httpx.Request) -> httpx.Response:
         page = int(request.url.params.get("page", "1"))
         rows = [make_appointment(f"appt-{page}")]
         return fhir_response(bundle(rows, next_url=f"{SEARCH}?page={page + 1}"))
 
     route = router.get(SEARCH).mock(side_effect=endless)
-    result = await make_client(max_pages=3).search("Appointment", [CPR_A])
+    with pytest.raises(UpstreamBadResponse, match="more than 3 pages"):
+        await make_client(max_pages=3).search("Appointment", [CPR_A])
     assert route.call_count == 3
-    assert (result.pages, [r["id"] for r in result.resources]) == (
-        3,
-        ["appt-1", "appt-2", "appt-3"],
-    )
 
 
 @pytest.mark.parametrize(
@@ -264,3 +263,33 @@ async def test_skipped_entries_add_up_over_pages(
     router.get(SEARCH).mock(side_effect=[fhir_response(first), fhir_response(second)])
     result = await make_client().search("Appointment", [CPR_A])
     assert ([r["id"] for r in result.resources], result.skipped) == (["appt-1", "appt-2"], 2)
+
+
+async def test_a_body_that_hangs_is_closed_when_the_timeout_strikes() -> None:
+    # Through a transport (as the app calls it), a source that sends headers and then
+    # stalls must not keep its pooled connection: the response is closed on the timeout.
+    import asyncio
+
+    from connectors.fhir import FhirClient
+    from gateway.errors import UpstreamTimeout
+
+    closed: list[bool] = []
+
+    class Stalling(httpx.AsyncByteStream):
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            await asyncio.sleep(10)
+            yield b""
+
+        async def aclose(self) -> None:
+            closed.append(True)
+
+    class Transport(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            headers = {"content-type": "application/fhir+json"}
+            return httpx.Response(200, headers=headers, stream=Stalling())
+
+    client = FhirClient(Transport(), source="journal", base_url="http://src.test/journal",
+                        timeout=0.1)  # fmt: skip
+    with pytest.raises(UpstreamTimeout):
+        await client.search("DocumentReference", [CPR_A])
+    assert closed == [True]

@@ -195,3 +195,23 @@ async def test_cors_allows_configured_front_ends_only(make_gateway: MakeGateway)
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://minsundhed.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(None, id="left-at-the-dev-default"),
+        pytest.param("short", id="too-short"),
+    ],
+)
+def test_real_sources_need_a_secret_pseudonym_key(tmp_path: Any, key: str | None) -> None:
+    from gateway.app import create_app
+    from gateway.errors import ConfigError
+    from gateway.settings import SOURCE_NAMES, Settings
+
+    values: dict[str, Any] = {f"source_{n}_url": f"http://src.test/{n}" for n in SOURCE_NAMES}
+    values |= {"auth_issuer": "iss", "auth_jwks_url": "file:///tmp/jwks.json"}
+    if key is not None:
+        values["pseudonym_key"] = key
+    with pytest.raises(ConfigError, match="MINPLAN_PSEUDONYM_KEY"):
+        create_app(Settings(**values))

@@ -327,3 +327,13 @@ def test_package_ids_differ_per_patient_and_kind_and_hide_the_cpr() -> None:
     assert not any(cpr in pid for pid in every for cpr in (CPR, OTHER_CPR))
     packages, _ = assemble(KOL)
     assert packages[0].id == package_id(CPR, COPD)
+
+
+def test_item_referencing_an_inactive_condition_of_an_existing_package_joins_it() -> None:
+    # The contract places an item by the Condition it references; the package exists
+    # because another, active COPD Condition does.
+    old_kol = condition("cond-kol-2019", "J44.1", active=False)
+    packages, unassigned = assemble(KOL, old_kol, appointment("appt", refs=["cond-kol-2019"]))
+    assert ids(packages[0].appointments) == ["appt"]
+    assert unassigned.appointments == []
+    assert ids(packages[0].diagnoses) == ["cond-kol"], "only active Conditions are shown"
