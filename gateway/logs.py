@@ -11,7 +11,7 @@ import logging
 
 from .privacy import mask_cpr
 
-__all__ = ["CprMaskingFilter", "configure_logging"]
+__all__ = ["CprMaskingFilter", "DemoSourcesQuiet", "configure_logging"]
 
 
 class CprMaskingFilter(logging.Filter):
@@ -32,6 +32,18 @@ class CprMaskingFilter(logging.Filter):
         return True
 
 
+class DemoSourcesQuiet(logging.Filter):
+    """Drops uvicorn's access-log lines for the embedded demo's own sources.
+
+    In demo mode every plan makes eight searches to ``/demo/fhir/`` on the same server;
+    logged, they would bury the requests a developer made.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not any(isinstance(a, str) and a.startswith("/demo/fhir/") for a in args)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """One stderr handler on the root logger, with the masking filter; uvicorn propagates."""
     handler = logging.StreamHandler()
@@ -45,3 +57,4 @@ def configure_logging(level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    logging.getLogger("uvicorn.access").addFilter(DemoSourcesQuiet())

@@ -198,3 +198,17 @@ def test_masking_filter_masks_a_traceback_formatted_by_an_earlier_handler() -> N
     logging.Formatter().format(record)  # an earlier handler without the filter
     CprMaskingFilter().filter(record)
     assert leaks([record]) == []
+
+
+def test_demo_source_requests_stay_out_of_the_access_log() -> None:
+    from gateway.logs import DemoSourcesQuiet
+
+    def access(path: str) -> logging.LogRecord:
+        return logging.LogRecord(
+            "uvicorn.access", logging.INFO, __file__, 1,
+            '%s - "%s %s HTTP/%s" %d', ("127.0.0.1:1", "GET", path, "1.1", 200), None,
+        )  # fmt: skip
+
+    quiet = DemoSourcesQuiet()
+    assert not quiet.filter(access("/demo/fhir/journal/DocumentReference?x=1"))
+    assert quiet.filter(access("/graphql"))
