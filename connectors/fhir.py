@@ -27,6 +27,10 @@ __all__ = ["CPR_SYSTEM", "FhirClient", "SearchPage", "SearchResult"]
 
 CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 _CPR_SYSTEM_QUOTED = quote(CPR_SYSTEM, safe="")
+#: A page beyond these is refused, not parsed: 8 MiB and 2,000 entries are far above
+#: what ``_count`` (100 by default) asks for, and far below what would stall the loop.
+MAX_PAGE_BYTES = 8 * 1024 * 1024
+MAX_PAGE_ENTRIES = 2_000
 _ACCEPT = "application/fhir+json, application/json;q=0.9"
 _JSON_TYPES = ("application/fhir+json", "application/json")
 
@@ -147,6 +151,9 @@ class FhirClient:
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in _JSON_TYPES:
             raise UpstreamBadResponse(self.source, "not FHIR JSON")
+        if len(response.content) > MAX_PAGE_BYTES:
+            # Decoding and parsing are synchronous: a huge page would stall every request.
+            raise UpstreamBadResponse(self.source, "page too large")
         return self._read_bundle(response.content)
 
     def _read_bundle(self, body: bytes) -> SearchPage:
@@ -161,6 +168,8 @@ class FhirClient:
             entries = []
         if not isinstance(entries, list):
             raise UpstreamBadResponse(self.source, "Bundle.entry is not a list")
+        if len(entries) > MAX_PAGE_ENTRIES:
+            raise UpstreamBadResponse(self.source, "page has too many entries")
         resources: list[dict[str, object]] = []
         skipped = 0
         for entry in entries:

@@ -293,3 +293,25 @@ async def test_a_body_that_hangs_is_closed_when_the_timeout_strikes() -> None:
     with pytest.raises(UpstreamTimeout):
         await client.search("DocumentReference", [CPR_A])
     assert closed == [True]
+
+
+@pytest.mark.parametrize(
+    ("entries", "padding", "reason"),
+    [
+        pytest.param(2_001, 0, "too many entries", id="too-many-entries"),
+        pytest.param(1, 9 * 1024 * 1024, "page too large", id="too-many-bytes"),
+    ],
+)
+async def test_an_oversized_page_is_refused_not_parsed(
+    router: respx.MockRouter,
+    make_client: MakeClient,
+    make_appointment: Factory,
+    entries: int,
+    padding: int,
+    reason: str,
+) -> None:
+    page = bundle([make_appointment(f"appt-{n}") for n in range(entries)])
+    page["padding"] = "x" * padding
+    router.get(SEARCH).mock(return_value=fhir_response(page))
+    with pytest.raises(UpstreamBadResponse, match=reason):
+        await make_client().search("Appointment", [CPR_A])
