@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -69,6 +69,10 @@ class RecordSerializer(BaseSerializer):  # type: ignore[misc]
     def dumps(self, value: CacheEntry) -> bytes:
         kind = type(value.records[0]).__name__ if value.records else ""
         payload = _ADAPTERS[kind].dump_python(value.records, mode="json") if kind else []
+        for record in payload:
+            # The key holds only a pseudonym; the value should not hold the CPR either.
+            # It is put back on read, from the CPR the lookup was for.
+            record["patient"] = ""
         return orjson.dumps({"v": 1, "t": value.fetched_at, "k": kind, "r": payload})
 
     def loads(self, value: bytes | None) -> CacheEntry | None:
@@ -172,16 +176,26 @@ class SourceCache:
         return f"{source}:{resource_type}:{patient_ref}"
 
     async def get_many(
-        self, search: SearchKey, patient_refs: Sequence[str]
+        self, search: SearchKey, patients: Sequence[tuple[str, str]]
     ) -> list[CacheEntry | None]:
-        """Entries for these patients (None where absent); a cache outage reads as misses."""
-        keys = [self.key(search, ref) for ref in patient_refs]
+        """Entries for these (CPR, pseudonym) pairs, None where absent.
+
+        A cache outage reads as misses.
+        """
+        keys = [self.key(search, ref) for _cpr, ref in patients]
         try:
             found: list[CacheEntry | None] = await self._cache.multi_get(keys)
         except Exception as exc:
             log.warning("source cache read failed (%s): treated as a miss", type(exc).__name__)
             return [None] * len(keys)
-        return found
+        if not self.shared:
+            return found
+        return [
+            None
+            if entry is None
+            else CacheEntry(entry.fetched_at, tuple(replace(r, patient=cpr) for r in entry.records))
+            for entry, (cpr, _ref) in zip(found, patients, strict=True)
+        ]
 
     async def set_many(self, search: SearchKey, entries: Sequence[tuple[str, CacheEntry]]) -> None:
         pairs = [(self.key(search, ref), entry) for ref, entry in entries]

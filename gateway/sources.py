@@ -113,7 +113,7 @@ class SourceRegistry:
             else:
                 lookup.append(cpr)
         refs = {cpr: pseudonymise_cpr(cpr, self.pseudonym_key) for cpr in lookup}
-        entries = await self.cache.get_many(key, [refs[c] for c in lookup]) if lookup else []
+        entries = await self.cache.get_many(key, [(c, refs[c]) for c in lookup]) if lookup else []
         fresh_for = self.fresh_ttl.get(key[0], 0.0)
         stale_for = self.stale_ttl.get(key[0], 0.0)
         stale: dict[str, CacheEntry] = {}

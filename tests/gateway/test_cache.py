@@ -117,6 +117,25 @@ async def test_redis_keys_hold_no_cpr(make_gateway: MakeGateway, redis_cache_url
     assert not [k for k in keys if PATIENT_COPD in k]
 
 
+@pytest.mark.redis
+async def test_redis_values_hold_no_cpr_and_cached_plans_stay_right(
+    make_gateway: MakeGateway, redis_cache_url: str
+) -> None:
+    import redis.asyncio as redis
+
+    async with make_gateway(cache_url=redis_cache_url, cache_ttl=60) as gw:
+        token = gw.citizen(PATIENT_COPD)
+        fresh = await gw.data(PLAN, token)
+        client = redis.Redis.from_url(redis_cache_url)
+        values = [await client.get(k) async for k in client.scan_iter("minplan:*")]
+        await client.aclose()
+        cached = await gw.data(PLAN, token)
+    assert values, "the plan's searches were cached"
+    assert not [v for v in values if PATIENT_COPD.encode() in v]
+    assert all(s["cached"] for s in cached["data"]["plan"]["sources"])
+    assert cached["data"]["plan"]["packages"] == fresh["data"]["plan"]["packages"]
+
+
 async def test_memory_cache_is_bounded_and_expires() -> None:
     import asyncio
 
@@ -125,8 +144,24 @@ async def test_memory_cache_is_bounded_and_expires() -> None:
     cache = SourceCache("memory://", max_age=0.2, max_entries=3)
     search = ("journal", "DocumentReference")
     await cache.set_many(search, [(f"p{i}", CacheEntry(0.0, ())) for i in range(5)])
-    found = await cache.get_many(search, [f"p{i}" for i in range(5)])
+    found = await cache.get_many(search, [(f"cpr{i}", f"p{i}") for i in range(5)])
     assert [e is not None for e in found] == [False, False, True, True, True], "oldest go first"
     await asyncio.sleep(0.25)
-    assert await cache.get_many(search, ["p4"]) == [None], "expired entries are not served"
+    assert await cache.get_many(search, [("cpr4", "p4")]) == [None], "expired: not served"
     await cache.close()
+
+
+@pytest.mark.redis
+async def test_blocks_hold_when_consent_comes_from_redis(
+    make_gateway: MakeGateway, redis_cache_url: str
+) -> None:
+    # The GP warms the shared cache; a second gateway then serves the blocked hospital
+    # from it: the block (a Consent read back from Redis) must still apply.
+    async with make_gateway(cache_url=redis_cache_url, cache_ttl=60) as first:
+        gp = await first.data(PLAN, first.clinician(ORG_GP), {"cpr": PATIENT_BLOCKS})
+    async with make_gateway(cache_url=redis_cache_url, cache_ttl=60) as second:
+        hospital = await second.data(PLAN, second.clinician(ORG_HOSPITAL), {"cpr": PATIENT_BLOCKS})
+    assert notes(gp), "the GP sees Lis's notes"
+    assert second.upstream.searches() == [], "the second gateway read everything from Redis"
+    assert notes(hospital) == set()
+    assert hospital["data"]["plan"]["restricted"] is True
