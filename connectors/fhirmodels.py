@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -38,10 +38,23 @@ __all__ = [
 ]
 
 
+#: One ``timezone`` per offset seen. pydantic gives every parsed datetime its own ``TzInfo``,
+#: an object the garbage collector tracks: 18 per plan, and cached records keep them alive,
+#: so full collections walked tens of thousands of them. ``timezone`` objects are not
+#: tracked, and one per offset is plenty (offsets are whole minutes within ±24 h).
+_ZONES: dict[timedelta, tzinfo] = {timedelta(0): UTC}
+
+
 def _aware(value: datetime) -> datetime:
     # FHIR requires an offset on a dateTime with a time; a source that leaves it out is read
     # as UTC, so that every DateTime we serve carries an offset.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    offset = value.utcoffset()
+    if offset is None:
+        return value.replace(tzinfo=UTC)
+    zone = _ZONES.get(offset)
+    if zone is None:
+        zone = _ZONES.setdefault(offset, timezone(offset))
+    return value if value.tzinfo is zone else value.replace(tzinfo=zone)
 
 
 def _not_a_timestamp(value: object) -> object:

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from connectors import CONNECTOR_CLASSES, Connector, FhirClient
-from schema import Context, SourceLoaders, build_schema
+from schema import BatchLoaders, Context, SourceLoaders, build_schema
 
 from .audit import AccessLog, open_access_log
 from .auth import TokenVerifier, bearer_token
@@ -61,6 +61,7 @@ class Services:
     cache: SourceCache
     plans: PlanReader
     metrics: Metrics
+    loaders: BatchLoaders
 
 
 def _transport(settings: Settings) -> httpx.AsyncBaseTransport:
@@ -158,9 +159,7 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
         return Context(
             viewer=request.scope["minplan.viewer"],
             plans=services.plans,
-            loaders=SourceLoaders(
-                services.registry, max_batch_size=services.settings.source_batch_size
-            ),
+            loaders=SourceLoaders(services.loaders),
             access_log=services.access_log,
             request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
         )
@@ -293,6 +292,7 @@ def create_app(
                 metrics=metrics,
             ),
             metrics=metrics,
+            loaders=BatchLoaders(registry, max_batch_size=settings.source_batch_size),
         )
         log.info(
             "Min Plan gateway ready (%s sources, access log %s)",

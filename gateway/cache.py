@@ -5,9 +5,12 @@ anything filtered for a viewer: consent runs after the cache, on every request. 
 for the longest stale window; whether one is *fresh* (served instead of calling the source)
 or only *stale* (served if the source fails) is decided by its age on read.
 
-Backends: ``memory://`` (default; Python objects as they are) and ``redis://host:port/db``
-(shared by every gateway instance; records as JSON, validated on the way back in, so a
-cache entry can never become code the way a pickle could).
+Backends: ``memory://`` (default, per process) and ``redis://host:port/db`` (shared by every
+gateway instance). Both hold the same value: the records as JSON bytes without the patient's
+CPR, validated on the way back in, so a cache entry can never become code the way a pickle
+could. In memory that also keeps the cache out of the garbage collector's way: bytes are not
+tracked, where cached record objects were (about 50,000 objects at 10,000 entries, a 50 ms
+full collection every few hundred plans on the bench machine).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 import orjson
 from aiocache import Cache, SimpleMemoryCache
-from aiocache.serializers import BaseSerializer, NullSerializer
+from aiocache.serializers import BaseSerializer
 from pydantic import TypeAdapter
 
 from connectors import SearchKey, records
@@ -163,7 +166,7 @@ class SourceCache:
                 "redis://host:port/db"
             ) from exc
         self.shared = not url.startswith("memory")
-        cache.serializer = RecordSerializer() if self.shared else NullSerializer()
+        cache.serializer = RecordSerializer()
         cache.namespace = "minplan:v1:"
         # A dict lookup needs no timeout; aiocache would wrap each call in asyncio.wait_for.
         cache.timeout = timeout if self.shared else None
@@ -188,8 +191,6 @@ class SourceCache:
         except Exception as exc:
             log.warning("source cache read failed (%s): treated as a miss", type(exc).__name__)
             return [None] * len(keys)
-        if not self.shared:
-            return found
         return [
             None
             if entry is None

@@ -47,7 +47,9 @@ class Settings(BaseSettings):
         default_factory=dict, description='per-source overrides, JSON: {"journal": 1.5}'
     )
     source_page_size: int = Field(100, ge=1, le=1000, description="_count on every search")
-    source_batch_size: int = Field(50, ge=1, le=500, description="patients per search request")
+    source_batch_size: int = Field(
+        10, ge=1, le=500, description="patients per search request (concurrent plans share one)"
+    )
     source_max_pages: int = Field(50, ge=1, description="stop following next links after this")
     request_deadline: float = Field(5.0, gt=0, description="whole plan request, seconds")
 

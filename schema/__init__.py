@@ -22,7 +22,7 @@ from gateway.errors import GraphQLFacingError
 
 from .context import Context
 from .extensions import ReportWarnings, mask_unexpected_errors
-from .loaders import SourceLoaders
+from .loaders import BatchLoaders, SourceLoaders
 from .query import Query
 from .types.items import (
     Appointment,
@@ -34,7 +34,7 @@ from .types.items import (
     Triage,
 )
 
-__all__ = ["SDL_PATH", "Context", "SourceLoaders", "build_schema", "export_sdl"]
+__all__ = ["SDL_PATH", "BatchLoaders", "Context", "SourceLoaders", "build_schema", "export_sdl"]
 
 SDL_PATH = Path(__file__).with_name("minplan.graphql")
 

@@ -1,12 +1,25 @@
-"""Request-scoped DataLoaders: each search is made at most once per request.
+"""DataLoaders for the sources: one batch per search and loop turn, across requests.
 
-One loader per search (source and resource type). Every ``plan`` field in a query, aliases
-included, loads through them, so two plans in one query share one search per source
-(their CPRs batched into one request) and the same plan asked twice costs nothing more.
+:class:`BatchLoaders` lives as long as the app: one strawberry ``DataLoader`` per search
+(source and resource type), without a cache. Every ``plan`` resolved in the same turn of
+the event loop, in one request (aliases) or in many concurrent ones, loads through it, so
+their CPRs go to the source as *one* search (the contract's
+``patient:identifier=A,B,...``) instead of one search each. Under load this is what keeps
+upstream calls, and the gateway's CPU per plan, down: the busier the gateway, the more
+plans share a search. A single plan pays nothing for it (its batch is dispatched on the
+next loop turn, as a request-scoped loader's would be).
+
+Sharing a batch shares only what the sources said; records are split by patient before
+anything else sees them, and consent filtering runs per request afterwards
+(:mod:`gateway.plans`). Nothing filtered for a viewer is ever shared.
+
+:class:`SourceLoaders` is per request: it remembers what this request asked for, so the
+same plan twice in one query waits on the same future.
 """
 
 from __future__ import annotations
 
+from asyncio import Future
 from collections.abc import Awaitable
 from functools import partial
 
@@ -15,20 +28,35 @@ from strawberry.dataloader import DataLoader
 from connectors import SearchKey
 from gateway.sources import SourceRegistry, SourceResult
 
-__all__ = ["SourceLoaders"]
+__all__ = ["BatchLoaders", "SourceLoaders"]
+
+
+class BatchLoaders:
+    """The app's batching loaders; ``max_batch_size`` caps the patients of one search."""
+
+    def __init__(self, registry: SourceRegistry, *, max_batch_size: int = 10) -> None:
+        self._loaders: dict[SearchKey, DataLoader[str, SourceResult]] = {
+            key: DataLoader(
+                load_fn=partial(registry.fetch, key), max_batch_size=max_batch_size, cache=False
+            )
+            for key in registry.search_keys
+        }
+
+    def load(self, key: SearchKey, cpr: str) -> Future[SourceResult]:
+        future = self._loaders[key].load(cpr)
+        assert isinstance(future, Future)  # DataLoader.load returns its batch's future
+        return future
 
 
 class SourceLoaders:
-    def __init__(self, registry: SourceRegistry, *, max_batch_size: int = 50) -> None:
-        self._registry = registry
-        self._max_batch_size = max_batch_size
-        self._loaders: dict[SearchKey, DataLoader[str, SourceResult]] = {}
+    """One request's view of the batching loaders: each search and patient asked once."""
+
+    def __init__(self, batches: BatchLoaders) -> None:
+        self._batches = batches
+        self._asked: dict[tuple[SearchKey, str], Future[SourceResult]] = {}
 
     def load(self, key: SearchKey, cpr: str) -> Awaitable[SourceResult]:
-        loader = self._loaders.get(key)
-        if loader is None:
-            loader = self._loaders[key] = DataLoader(
-                load_fn=partial(self._registry.fetch, key),
-                max_batch_size=self._max_batch_size,
-            )
-        return loader.load(cpr)
+        future = self._asked.get((key, cpr))
+        if future is None:
+            future = self._asked[(key, cpr)] = self._batches.load(key, cpr)
+        return future

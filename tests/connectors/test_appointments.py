@@ -134,6 +134,19 @@ def test_times_without_offset_are_read_as_utc(make_appointment: Factory) -> None
     )
 
 
+def test_times_keep_their_offset_in_one_shared_untracked_zone(make_appointment: Factory) -> None:
+    # Each parsed datetime used to carry its own pydantic TzInfo, which the garbage
+    # collector tracks; cached records kept thousands alive.
+    import gc
+
+    first = parse_appointment(SOURCE, make_appointment(start="2027-02-01T09:00:00+01:00"))
+    second = parse_appointment(SOURCE, make_appointment(start="2027-03-01T10:00:00+01:00"))
+    assert first is not None and second is not None and first.start and second.start
+    assert first.start.isoformat() == "2027-02-01T09:00:00+01:00"
+    assert first.start.tzinfo is second.start.tzinfo
+    assert not gc.is_tracked(first.start.tzinfo)
+
+
 def test_an_appointment_without_time_or_text_is_still_shown(make_appointment: Factory) -> None:
     resource = make_appointment(status="proposed", codes=[])
     for key in ("start", "end", "description", "reasonCode", "reasonReference"):

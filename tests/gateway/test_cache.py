@@ -136,6 +136,26 @@ async def test_redis_values_hold_no_cpr_and_cached_plans_stay_right(
     assert cached["data"]["plan"]["packages"] == fresh["data"]["plan"]["packages"]
 
 
+async def test_memory_cache_holds_json_without_cpr_that_the_gc_never_walks(
+    make_gateway: MakeGateway,
+) -> None:
+    # Cached record objects made every full garbage collection walk the whole cache (50 ms
+    # at 10,000 entries); bytes are not tracked by the collector at all.
+    import gc
+
+    async with make_gateway(cache_ttl=60) as gw:
+        token = gw.citizen(PATIENT_COPD)
+        fresh = await gw.data(PLAN, token)
+        values = list(gw.app.state.services.cache._cache._cache.values())
+        cached = await gw.data(PLAN, token)
+    assert len(values) == 8, "one entry per search"
+    assert all(isinstance(v, bytes) and PATIENT_COPD.encode() not in v for v in values)
+    assert not [v for v in values if gc.is_tracked(v)]
+    assert all(s["cached"] for s in cached["data"]["plan"]["sources"])
+    assert cached["data"]["plan"]["packages"] == fresh["data"]["plan"]["packages"]
+    assert cached["data"]["plan"]["cpr"] == PATIENT_COPD
+
+
 async def test_memory_cache_is_bounded_and_expires() -> None:
     import asyncio
 

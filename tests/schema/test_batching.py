@@ -1,0 +1,79 @@
+"""Concurrent requests share searches: one per source for all their patients, nothing else.
+
+Sharing a search must change nothing any viewer sees: each answer is compared with the one
+the same viewer gets when asking alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from demo.people import (
+    ORG_GP,
+    ORG_HOSPITAL,
+    PATIENT_BLOCKS,
+    PATIENT_BOTH,
+    PATIENT_COPD,
+    PATIENT_LBP,
+)
+from tests.conftest import Gateway, MakeGateway
+
+PLAN = """query($cpr: String) { plan(cpr: $cpr) {
+  cpr restricted
+  sources { name ok stale cached error }
+  packages { id kind diagnoses { sourceId code } appointments { sourceId status }
+             journalNotes { sourceId text } goals { sourceId } triage { level } }
+  unassigned { appointments { sourceId } journalNotes { sourceId } goals { sourceId } }
+} }"""
+
+
+def asks(gw: Gateway) -> list[tuple[str, str]]:
+    """(viewer's token, CPR): citizens for themselves, clinicians for others, blocks too."""
+    return [
+        (gw.citizen(PATIENT_COPD), PATIENT_COPD),
+        (gw.citizen(PATIENT_LBP), PATIENT_LBP),
+        (gw.clinician(ORG_GP), PATIENT_BLOCKS),  # this patient's consent blocks some sections
+        (gw.clinician(ORG_HOSPITAL), PATIENT_BLOCKS),
+        (gw.clinician(ORG_GP), PATIENT_BOTH),
+    ]
+
+
+async def answer(gw: Gateway, token: str, cpr: str) -> dict[str, Any]:
+    body = await gw.data(PLAN, token, {"cpr": cpr})
+    return {"data": body["data"], "errors": body.get("errors")}
+
+
+async def test_concurrent_plans_share_one_search_per_source_and_see_what_they_would_alone(
+    make_gateway: MakeGateway,
+) -> None:
+    async with make_gateway(cache_ttl=0, stale_ttl=0) as gw:
+        alone = [await answer(gw, token, cpr) for token, cpr in asks(gw)]
+        searches_alone = len(gw.upstream.searches())
+        gw.upstream.requests.clear()
+        together = await asyncio.gather(*(answer(gw, token, cpr) for token, cpr in asks(gw)))
+        shared = gw.upstream.requests
+    assert together == alone
+    assert searches_alone == 5 * 8
+    assert len(shared) < searches_alone
+    # The plans that started in the same loop turn went out as one search per source.
+    widest = max(len(r.url.params["patient:identifier"].split(",")) for r in shared)
+    assert widest >= 2, [str(r.url) for r in shared]
+    assert any(a["data"]["plan"]["restricted"] for a in together)  # blocks still applied
+
+
+async def test_a_failing_shared_search_fails_for_every_plan_in_it_and_nothing_else(
+    make_gateway: MakeGateway, faulty: Any
+) -> None:
+    async with make_gateway(transport=faulty, cache_ttl=0, stale_ttl=0, retries=0) as gw:
+        faulty.faults["journal"] = 503
+        bodies = await asyncio.gather(
+            *(gw.data(PLAN, gw.citizen(cpr), {"cpr": cpr}) for cpr in (PATIENT_COPD, PATIENT_LBP))
+        )
+    for body, cpr in zip(bodies, (PATIENT_COPD, PATIENT_LBP), strict=True):
+        plan = body["data"]["plan"]
+        assert plan["cpr"] == cpr
+        statuses = {s["name"]: s for s in plan["sources"]}
+        assert statuses["journal"]["ok"] is False
+        assert all(s["ok"] for name, s in statuses.items() if name != "journal")
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["SOURCE_UNAVAILABLE"]
