@@ -178,6 +178,7 @@ class Harness:
         gc_file = self.gc_files.get(target.pid)
         gc_before = read_stats(gc_file) if gc_file else None
         cpu = (target.cpu_by_pid(), self.sources.cpu_seconds())
+        searches_before = self.stats(reset=False)["total"]
         samples = [self._sample(target, gc_file)]
         proc = subprocess.Popen(  # noqa: S603 (our own argv)
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env, cwd=self.code
@@ -204,6 +205,9 @@ class Harness:
         row["cpu_s_by_process"] = [round(s, 2) for s in used.values()]
         row["src_cpu_ms"] = round((self.sources.cpu_seconds() - cpu[1]) * 1000 / plans, 2)
         row["capped"] = row["requests"] + warm >= max_requests
+        if mode == "graphql" and auth != "none":  # the gateway's searches (bare makes none)
+            searches = self.stats(reset=False)["total"] - searches_before
+            row["searches_per_plan"] = round(searches / plans, 2)
         if watch:
             row["samples"] = [*samples, self._sample(target, gc_file)]
         if gc_file is not None and gc_before is not None:

@@ -131,6 +131,7 @@ _COLUMNS = (
     ("gw ms/pl", 8, "gw_cpu_ms"),
     ("gc ms/pl", 8, "gc_ms"),
     ("src ms/pl", 9, "src_cpu_ms"),
+    ("srch/pl", 7, "searches_per_plan"),
     ("vs bare", 7, "vs_bare"),
     ("vs floor", 8, "vs_floor"),
 )
@@ -159,7 +160,8 @@ def render(res: dict[str, Any]) -> str:
     lines += [
         "",
         "gw ms/pl, src ms/pl: CPU ms per plan of the gateway (all workers) and of the synthetic "
-        "sources; gc ms/pl: of that, Python's GC (1 worker);",
+        "sources; gc ms/pl: of that, Python's GC (1 worker); srch/pl: upstream searches per "
+        "plan (8 alone, fewer when concurrent plans share a search);",
         "degr: answers with a source reported unavailable; ok/s: complete, right plans per "
         "second (what vs bare/floor compare)",
         "",
