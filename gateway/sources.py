@@ -30,7 +30,7 @@ from connectors import Connector, Fetched, SearchKey
 from connectors.records import Record
 
 from .cache import CacheEntry, SourceCache
-from .errors import UpstreamCircuitOpen, UpstreamError, UpstreamHTTPError
+from .errors import UpstreamBadResponse, UpstreamCircuitOpen, UpstreamError, UpstreamHTTPError
 from .metrics import Metrics
 from .privacy import pseudonymise_cpr
 
@@ -162,6 +162,17 @@ class SourceRegistry:
         try:
             fetched = await self._call(key, cprs)
         except Exception as exc:
+            if isinstance(exc, UpstreamBadResponse) and len(cprs) > 1:
+                # Bad data, not a source down: one patient's (an unreadable Consent, say)
+                # must not fail the others who shared the search. Each is asked alone.
+                log.warning(
+                    "source %s %s failed for %d patients (%s): asking for each alone",
+                    source, resource_type, len(cprs), exc.reason,
+                )  # fmt: skip
+                parts = await asyncio.gather(
+                    *(self._fetch_upstream(key, [cpr], refs, stale) for cpr in cprs)
+                )
+                return {cpr: result for part in parts for cpr, result in part.items()}
             if isinstance(exc, UpstreamError):
                 reason, label = exc.reason, type(exc).__name__
                 log.warning("source %s %s failed: %s", source, resource_type, reason)

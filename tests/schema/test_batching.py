@@ -77,3 +77,33 @@ async def test_a_failing_shared_search_fails_for_every_plan_in_it_and_nothing_el
         assert statuses["journal"]["ok"] is False
         assert all(s["ok"] for name, s in statuses.items() if name != "journal")
         assert [e["extensions"]["code"] for e in body["errors"]] == ["SOURCE_UNAVAILABLE"]
+
+
+async def test_one_patients_unreadable_consent_fails_only_that_patient(
+    make_gateway: MakeGateway,
+) -> None:
+    # The two plans share one consent search; the blocked patient's Consent is unreadable.
+    # Her clinician is refused (rules unknown); the other patient's plan is unaffected.
+    from demo.data import build_resources
+
+    data = build_resources()
+    broken = [c for c in data["consent"] if PATIENT_BLOCKS in str(c.get("patient"))]
+    assert broken, "the demo has Consents for this patient"
+    for consent in broken:
+        del consent["status"]
+    async with make_gateway(resources=data, cache_ttl=0, stale_ttl=0) as gw:
+        token = gw.clinician(ORG_GP)
+        blocked, fine = await asyncio.gather(
+            gw.data(PLAN, token, {"cpr": PATIENT_BLOCKS}),
+            gw.data(PLAN, token, {"cpr": PATIENT_COPD}),
+        )
+        consent_searches = [
+            r.url.params["patient:identifier"]
+            for r in gw.upstream.requests
+            if r.url.path.endswith("/Consent")
+        ]
+    assert [e["extensions"]["code"] for e in blocked["errors"]] == ["CONSENT_UNAVAILABLE"]
+    assert blocked["data"] is None
+    assert "errors" not in fine, fine["errors"]
+    assert fine["data"]["plan"]["cpr"] == PATIENT_COPD and fine["data"]["plan"]["packages"]
+    assert any("," in patients for patients in consent_searches), "the search was shared"
