@@ -19,9 +19,10 @@ same plan twice in one query waits on the same future.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from asyncio import Future
-from collections.abc import Awaitable
-from functools import partial
+from collections.abc import Awaitable, Callable, Sequence
 
 from strawberry.dataloader import DataLoader
 
@@ -30,22 +31,41 @@ from gateway.sources import SourceRegistry, SourceResult
 
 __all__ = ["BatchLoaders", "SourceLoaders"]
 
+log = logging.getLogger(__name__)
+
+_LoadFn = Callable[[list[str]], Awaitable[Sequence[SourceResult]]]
+
 
 class BatchLoaders:
     """The app's batching loaders; ``max_batch_size`` caps the patients of one search."""
 
     def __init__(self, registry: SourceRegistry, *, max_batch_size: int = 10) -> None:
+        self._registry = registry
         self._loaders: dict[SearchKey, DataLoader[str, SourceResult]] = {
-            key: DataLoader(
-                load_fn=partial(registry.fetch, key), max_batch_size=max_batch_size, cache=False
-            )
+            key: DataLoader(load_fn=self._load_fn(key), max_batch_size=max_batch_size, cache=False)
             for key in registry.search_keys
         }
 
-    def load(self, key: SearchKey, cpr: str) -> Future[SourceResult]:
+    def _load_fn(self, key: SearchKey) -> _LoadFn:
+        async def load(cprs: list[str]) -> Sequence[SourceResult]:
+            try:
+                return await self._registry.fetch(key, cprs)
+            except Exception:
+                # fetch answers failures as results; an exception is a bug. It must not
+                # reach the other requests of the batch as theirs: each gets a failed
+                # source (SOURCE_UNAVAILABLE), and the bug is logged once, here.
+                log.exception("source %s %s: unexpected error in a shared search", *key)
+                return [SourceResult((), ok=False, error="internal error")] * len(cprs)
+
+        return load
+
+    def load(self, key: SearchKey, cpr: str) -> Awaitable[SourceResult]:
         future = self._loaders[key].load(cpr)
         assert isinstance(future, Future)  # DataLoader.load returns its batch's future
-        return future
+        # Shielded: a request cancelled while waiting (a client gone, a sibling field
+        # failing) must not cancel the batch's future, or strawberry cancels the shared
+        # search for the other requests in it.
+        return asyncio.shield(future)
 
 
 class SourceLoaders:
@@ -53,7 +73,7 @@ class SourceLoaders:
 
     def __init__(self, batches: BatchLoaders) -> None:
         self._batches = batches
-        self._asked: dict[tuple[SearchKey, str], Future[SourceResult]] = {}
+        self._asked: dict[tuple[SearchKey, str], Awaitable[SourceResult]] = {}
 
     def load(self, key: SearchKey, cpr: str) -> Awaitable[SourceResult]:
         future = self._asked.get((key, cpr))

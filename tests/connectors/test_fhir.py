@@ -34,10 +34,12 @@ async def test_search_asks_for_all_patients_in_one_request(
     assert request.url.path == "/appointments/Appointment"
     assert dict(request.url.params) == {
         "patient:identifier": f"{CPR_SYSTEM}|{CPR_A},{CPR_SYSTEM}|{CPR_B}",
-        "_count": "50",
+        "_count": "100",  # the page size per patient, for both
     }
     assert "%7C" in str(request.url)  # the "|" is URL-encoded
     assert request.headers["accept"].startswith("application/fhir+json")
+    await make_client(page_size=50).search("Appointment", [CPR_A])
+    assert route.calls.last.request.url.params["_count"] == "50"
 
 
 async def test_search_returns_the_resources_of_the_bundle(

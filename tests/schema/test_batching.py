@@ -107,3 +107,53 @@ async def test_one_patients_unreadable_consent_fails_only_that_patient(
     assert "errors" not in fine, fine["errors"]
     assert fine["data"]["plan"]["cpr"] == PATIENT_COPD and fine["data"]["plan"]["packages"]
     assert any("," in patients for patients in consent_searches), "the search was shared"
+
+
+class SlowRegistry:
+    """Stands in for SourceRegistry: one search key, slow answers, counted calls."""
+
+    search_keys = (("journal", "DocumentReference"),)
+
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[list[str]] = []
+        self.completed = 0
+        self.fail = fail
+
+    async def fetch(self, key: tuple[str, str], cprs: list[str]) -> list[Any]:
+        from gateway.sources import SourceResult
+
+        self.calls.append(list(cprs))
+        await asyncio.sleep(0.05)
+        self.completed += 1
+        if self.fail:
+            raise RuntimeError("a bug")
+        return [SourceResult((), ok=True, latency_ms=1.0) for _ in cprs]
+
+
+async def test_a_cancelled_request_does_not_cancel_the_search_it_shares() -> None:
+    # Other requests may have joined this search (single flight in SourceRegistry) and
+    # wait for its answer: the leaving request alone must not cancel it.
+    from schema.loaders import BatchLoaders, SourceLoaders
+
+    registry = SlowRegistry()
+    batches = BatchLoaders(registry)  # type: ignore[arg-type]
+    key = registry.search_keys[0]
+    leaving = asyncio.ensure_future(SourceLoaders(batches).load(key, PATIENT_COPD))
+    await asyncio.sleep(0.01)  # its search is under way
+    leaving.cancel()
+    await asyncio.sleep(0.1)
+    assert registry.calls == [[PATIENT_COPD]]
+    assert registry.completed == 1, "the shared search was cancelled with the request"
+
+
+async def test_a_bug_in_a_shared_search_is_a_failed_source_for_each_not_an_exception() -> None:
+    from schema.loaders import BatchLoaders, SourceLoaders
+
+    registry = SlowRegistry(fail=True)
+    batches = BatchLoaders(registry)  # type: ignore[arg-type]
+    key = registry.search_keys[0]
+    results = await asyncio.gather(
+        SourceLoaders(batches).load(key, PATIENT_COPD),
+        SourceLoaders(batches).load(key, PATIENT_LBP),
+    )
+    assert [(r.ok, r.error) for r in results] == [(False, "internal error")] * 2
