@@ -1,9 +1,9 @@
 """The ASGI app: routes, lifespan (HTTP client, access log, connectors), and the demo.
 
 Request path: ``/graphql`` → bearer token verified (401 otherwise, before anything else)
-→ per-request context with fresh DataLoaders → ``plan`` resolver → PlanReader (fetch all
-sources concurrently through the loaders → consent decision → filter → assemble → access
-log) → strawberry serialises plain attributes.
+→ per-request context (over the app's shared DataLoaders) → ``plan`` resolver → PlanReader
+(fetch all sources concurrently through the loaders → consent decision → filter → assemble
+→ access log) → strawberry serialises plain attributes.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ __all__ = ["FetchOne", "PlanReader"]
 
 log = logging.getLogger(__name__)
 
-#: Fetch one search for one patient (a request-scoped DataLoader's ``load``).
+#: Fetch one search for one patient (``SourceLoaders.load``, over the app's DataLoaders).
 FetchOne = Callable[[SearchKey, str], Awaitable[SourceResult]]
 
 CONSENT_KEY: SearchKey = ("consent", "Consent")
