@@ -72,9 +72,9 @@ def _transport(settings: Settings) -> httpx.AsyncBaseTransport:
     if settings.http_transport == "aiohttp":
         # httpcore's pool assignment is quadratic under concurrency (see README, benchmark);
         # aiohttp's connector is not. The httpx API (and respx in tests) stays the same.
-        from httpx_aiohttp import AiohttpTransport
+        from connectors.transport import SourceTransport
 
-        return AiohttpTransport(limits=limits)
+        return SourceTransport(limits=limits)
     return httpx.AsyncHTTPTransport(limits=limits)
 
 
