@@ -10,6 +10,15 @@
 4. a failure is answered from a stale cache entry when one is young enough
    (``stale: true``; never for consent, see the app), else with ``ok: false``.
 
+With the memory cache, what a search returned is written to the cache *after* the answers
+are handed out: :meth:`SourceRegistry.flush_soon` starts when a request has been
+answered (and on a timer, as a backstop). Serialising the records cost 0.4-0.5 ms of a
+plan's time at 1 client, all of it while the plan waited for its last source. Until the
+write lands, the search's settled future stays in the single-flight table, so a request
+for the same patient meanwhile gets the same answer without calling the source. A shared
+cache (Redis) is written before the answers are handed out, so that another gateway
+instance can serve them as soon as this one has answered.
+
 It never raises for a failing source: one source down never takes the plan down.
 """
 
@@ -39,6 +48,8 @@ __all__ = ["SourceRegistry", "SourceResult"]
 log = logging.getLogger(__name__)
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
+#: The backstop for deferred cache writes, when no request ends sooner (seconds).
+FLUSH_AFTER = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +62,15 @@ class SourceResult:
     error: str | None = None
     stale: bool = False
     cached: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Unwritten:
+    """A search's cache entries not written yet, and the single-flight futures they hold."""
+
+    key: SearchKey
+    entries: list[tuple[str, CacheEntry]]
+    futures: list[tuple[str, asyncio.Future[SourceResult]]]
 
 
 def _retryable(exc: Exception) -> bool:
@@ -89,6 +109,11 @@ class SourceRegistry:
             default_threshold=breaker_threshold, default_ttl=breaker_cooldown
         )
         self._inflight: dict[tuple[SearchKey, str], asyncio.Future[SourceResult]] = {}
+        self._defer_writes = not cache.shared
+        self._unwritten: list[_Unwritten] = []
+        self._awaiting_write: set[asyncio.Future[SourceResult]] = set()
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flushes: set[asyncio.Task[None]] = set()
         self.search_keys: tuple[SearchKey, ...] = tuple(
             (name, rtype) for name, c in self.connectors.items() for rtype in c.resource_types
         )
@@ -146,9 +171,52 @@ class SourceRegistry:
 
     def _settle(self, key: SearchKey, fetched: Mapping[str, SourceResult]) -> None:
         for cpr, result in fetched.items():
-            future = self._inflight.pop((key, cpr), None)
-            if future is not None and not future.done():
+            future = self._inflight.get((key, cpr))
+            if future is None:
+                continue
+            if not future.done():
                 future.set_result(result)
+            if future not in self._awaiting_write:
+                del self._inflight[(key, cpr)]
+
+    def flush_soon(self) -> None:
+        """Write the deferred cache entries now, in a task of their own (memory cache).
+
+        Called once a request has been answered; not tied to that request, so a client
+        going away cannot cut a write short.
+        """
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        if not self._unwritten:
+            return
+        task = asyncio.get_running_loop().create_task(self._flush())
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def flush(self) -> None:
+        """Write what is deferred, and wait until it is written (shutdown, tests)."""
+        self.flush_soon()
+        await asyncio.gather(*self._flushes)
+
+    async def _flush(self) -> None:
+        unwritten, self._unwritten = self._unwritten, []
+        for write in unwritten:
+            try:
+                await self.cache.set_many(write.key, write.entries)
+            finally:
+                # Written or not (a cache outage reads as misses), the next request for
+                # these patients asks the cache, then the source, again.
+                for cpr, future in write.futures:
+                    self._awaiting_write.discard(future)
+                    if self._inflight.get((write.key, cpr)) is future:
+                        del self._inflight[(write.key, cpr)]
+
+    def _write_later(self, write: _Unwritten) -> None:
+        self._unwritten.append(write)
+        self._awaiting_write.update(future for _cpr, future in write.futures)
+        if self._flush_timer is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(FLUSH_AFTER, self.flush_soon)
 
     async def _fetch_upstream(
         self,
@@ -196,9 +264,12 @@ class SourceRegistry:
             self.metrics.bad_resources.labels(source, resource_type).inc(fetched.skipped)
         now = time.time()
         by_cpr = {cpr: tuple(fetched.by_patient.get(cpr, ())) for cpr in cprs}
-        await self.cache.set_many(
-            key, [(refs[cpr], CacheEntry(now, recs)) for cpr, recs in by_cpr.items()]
-        )
+        entries = [(refs[cpr], CacheEntry(now, recs)) for cpr, recs in by_cpr.items()]
+        if self._defer_writes:
+            futures = [(c, f) for c in cprs if (f := self._inflight.get((key, c))) is not None]
+            self._write_later(_Unwritten(key, entries, futures))
+        else:
+            await self.cache.set_many(key, entries)
         ms = elapsed * 1000
         return {cpr: SourceResult(recs, ok=True, latency_ms=ms) for cpr, recs in by_cpr.items()}
 

@@ -14,14 +14,18 @@ from strawberry.extensions import (
     ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.types import ExecutionContext
 
 from gateway.errors import GraphQLFacingError
 
 from .context import Context
-from .extensions import ReportWarnings, mask_unexpected_errors
+from .extensions import (
+    DocumentValidationCache,
+    ReportWarnings,
+    ValidationStore,
+    mask_unexpected_errors,
+)
 from .loaders import BatchLoaders, SourceLoaders
 from .query import Query
 from .types.items import (
@@ -58,8 +62,9 @@ def build_schema(
 ) -> strawberry.Schema:
     """The schema with its limits; extensions are passed as classes or factories."""
     # The depth and alias limiters each build a new validation-rule class per instance; made
-    # per request, they would make every request's rules differ and ValidationCache never
-    # hit (it is keyed by the rules). Their rules are built once here and added per request.
+    # per request, they would make every request's rules differ and the validation cache
+    # never hit (it is keyed by the rules). Their rules are built once here and added per request.
+    validations = ValidationStore()
     limit_rules = [
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
@@ -68,7 +73,7 @@ def build_schema(
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         ParserCache,
-        ValidationCache,
+        lambda: DocumentValidationCache(validations),
         ReportWarnings,
         mask_unexpected_errors,
     ]

@@ -2,14 +2,72 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from gateway.errors import GraphQLFacingError
 
-__all__ = ["ReportWarnings", "mask_unexpected_errors"]
+__all__ = ["DocumentValidationCache", "ReportWarnings", "ValidationStore", "mask_unexpected_errors"]
+
+_Rules = tuple[type[ASTValidationRule], ...]
+
+
+class ValidationStore:
+    """Validation results by document identity, least recently used out past ``maxsize``.
+
+    Each entry holds its document and schema, so their ids cannot be reused by other
+    objects while the entry lives; a hit also needs the same rules.
+    """
+
+    def __init__(self, maxsize: int = 128) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[
+            tuple[int, int], tuple[GraphQLSchema, DocumentNode, _Rules, list[GraphQLError]]
+        ] = OrderedDict()
+
+    def validate(
+        self, schema: GraphQLSchema, document: DocumentNode, rules: _Rules
+    ) -> list[GraphQLError]:
+        # strawberry's, imported here as its ValidationCache does (a circular import).
+        from strawberry.schema.schema import validate_document
+
+        key = (id(schema), id(document))
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is schema and entry[1] is document and entry[2] == rules:
+            self._entries.move_to_end(key)
+            return entry[3]
+        errors = validate_document(schema, document, rules)
+        self._entries[key] = (schema, document, rules, errors)
+        if len(self._entries) > self.maxsize:
+            self._entries.popitem(last=False)
+        return errors
+
+
+class DocumentValidationCache(SchemaExtension):
+    """strawberry's ValidationCache, keyed by the parsed document's identity, not its hash.
+
+    ValidationCache keys an ``lru_cache`` on the document. graphql-core 3.3's AST nodes are
+    frozen dataclasses, whose hash walks the whole tree on every call: 49 µs for the
+    bench's plan query, every request, before the first search can leave. ParserCache
+    hands back the same document object for the same query text, so its identity is as
+    good a key (:class:`ValidationStore`). Pass as ``lambda: DocumentValidationCache(store)``.
+    """
+
+    def __init__(self, store: ValidationStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        assert document is not None  # strawberry validates only what it parsed
+        context.pre_execution_errors = self.store.validate(
+            context.schema._schema, document, context.validation_rules
+        )
+        yield
 
 
 class ReportWarnings(SchemaExtension):

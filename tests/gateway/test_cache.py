@@ -146,6 +146,7 @@ async def test_memory_cache_holds_json_without_cpr_that_the_gc_never_walks(
     async with make_gateway(cache_ttl=60) as gw:
         token = gw.citizen(PATIENT_COPD)
         fresh = await gw.data(PLAN, token)
+        await gw.app.state.services.registry.flush()  # written after the answer, not during
         values = list(gw.app.state.services.cache._cache._cache.values())
         cached = await gw.data(PLAN, token)
     assert len(values) == 8, "one entry per search"
@@ -154,6 +155,44 @@ async def test_memory_cache_holds_json_without_cpr_that_the_gc_never_walks(
     assert all(s["cached"] for s in cached["data"]["plan"]["sources"])
     assert cached["data"]["plan"]["packages"] == fresh["data"]["plan"]["packages"]
     assert cached["data"]["plan"]["cpr"] == PATIENT_COPD
+
+
+async def test_memory_cache_is_written_after_the_answer_and_single_flight_covers_the_gap(
+    make_gateway: MakeGateway,
+) -> None:
+    # The write waits until the request is answered (gateway.sources); meanwhile the same
+    # search for the same patient joins the answered one instead of calling the source.
+    async with make_gateway(cache_ttl=60) as gw:
+        registry = gw.app.state.services.registry
+        entries = gw.app.state.services.cache._cache._cache
+        key = ("diagnoses", "Condition")
+        [first] = await registry.fetch(key, [PATIENT_COPD])
+        assert first.ok and first.records and not first.cached
+        assert not entries, "nothing written while answers are being handed out"
+        [joined] = await registry.fetch(key, [PATIENT_COPD])
+        assert joined is first
+        assert gw.upstream.searches() == [key]
+        await registry.flush()
+        assert len(entries) == 1
+        [cached] = await registry.fetch(key, [PATIENT_COPD])
+        assert cached.cached and cached.records == first.records
+        assert gw.upstream.searches() == [key]
+        assert not registry._inflight
+
+
+async def test_memory_cache_writes_happen_without_a_request_ending(
+    make_gateway: MakeGateway,
+) -> None:
+    import asyncio
+
+    from gateway.sources import FLUSH_AFTER
+
+    async with make_gateway(cache_ttl=60) as gw:
+        registry = gw.app.state.services.registry
+        await registry.fetch(("consent", "Consent"), [PATIENT_COPD])
+        await asyncio.sleep(FLUSH_AFTER * 4)
+        assert len(gw.app.state.services.cache._cache._cache) == 1
+        assert not registry._inflight
 
 
 async def test_memory_cache_is_bounded_and_expires() -> None:

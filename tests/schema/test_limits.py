@@ -103,3 +103,51 @@ async def test_unexpected_error_in_a_resolver_is_masked(
     for internal in ("hunter2", "postgresql", "RuntimeError", "plans.py", "Traceback"):
         assert internal not in response.text
     assert any("hunter2" in r.getMessage() for r in caplog.records), "the real error is logged"
+
+
+async def test_a_query_is_validated_once_and_a_refusal_is_given_every_time(
+    make_gateway: MakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import strawberry.schema.schema as strawberry_schema
+
+    validated: list[object] = []
+    real = strawberry_schema.validate_document
+
+    def counting(*args: Any) -> Any:
+        validated.append(args[1])
+        return real(*args)
+
+    monkeypatch.setattr(strawberry_schema, "validate_document", counting)
+    too_deep = cyclic_introspection(4)
+    async with make_gateway() as gw:
+        token = gw.citizen(PATIENT_COPD)
+        for _ in range(3):
+            response = await gw.query("{ plan { cpr } }", token)
+            assert response.json()["data"]["plan"]["cpr"] == PATIENT_COPD
+        for _ in range(2):
+            errors = refused(await gw.query(too_deep, token))
+            assert "depth" in errors[0]["message"].lower()
+    assert len(validated) == 2  # each query text once, its verdict reused
+
+
+def test_the_validation_store_is_bounded_and_keyed_by_document_and_rules() -> None:
+    from graphql import parse, specified_rules
+    from graphql.validation import NoUnusedFragmentsRule
+
+    from schema import build_schema
+    from schema.extensions import ValidationStore
+
+    schema = build_schema()._schema
+    rules = tuple(specified_rules)
+    store = ValidationStore(maxsize=2)
+    first, second, third = (parse(f"{{ me {{ {f} }} }}") for f in ("name", "role", "org"))
+    assert store.validate(schema, first, rules) == []
+    assert store.validate(schema, first, rules) is store.validate(schema, first, rules)
+    errors = store.validate(schema, parse("{ nope }"), rules)
+    assert errors and "nope" in errors[0].message
+    unused = parse("{ me { name } } fragment F on Viewer { name }")
+    assert store.validate(schema, unused, ()) == []  # other rules: validated again
+    assert store.validate(schema, unused, (NoUnusedFragmentsRule,))
+    store.validate(schema, second, rules)
+    store.validate(schema, third, rules)
+    assert len(store._entries) == 2
