@@ -139,8 +139,6 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
         finally:
             services.metrics.request_latency.observe(time.perf_counter() - started)
-            # Answered: now write what the searches returned (memory cache, gateway.sources).
-            services.registry.flush_soon()
 
     def _is_playground(self, request: Request) -> bool:
         return (
