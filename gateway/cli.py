@@ -39,7 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.demo:
         print(
             f"Min Plan demo: playground at http://{self_host}:{args.port}/graphql "
-            "(a citizen's token is preloaded; `minplan token --help` for others)",
+            "(a citizen's token is preloaded; `.venv/bin/minplan token --help` for others)",
             file=sys.stderr,
         )
     if args.workers > 1:

@@ -13,7 +13,7 @@ from .devtokens import DevIssuer
 __all__ = ["EXAMPLE_QUERY", "demo_playground", "write_demo_jwks"]
 
 EXAMPLE_QUERY = """# Min Plan demo. The Headers tab holds a token for the citizen Karen Jensen.
-# Other viewers: `minplan token --help`, then paste the token into Headers.
+# Other viewers: `.venv/bin/minplan token --help`, then paste the token into Headers.
 query MyPlan {
   me { role name cpr }
   plan {
