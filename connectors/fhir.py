@@ -21,6 +21,7 @@ from gateway.errors import (
     UpstreamBadResponse,
     UpstreamError,
     UpstreamHTTPError,
+    UpstreamProtocolError,
     UpstreamTimeout,
 )
 
@@ -36,6 +37,8 @@ MAX_PAGE_ENTRIES = 2_000
 MAX_COUNT = 1_000
 _ACCEPT = "application/fhir+json, application/json;q=0.9"
 _HEADERS = {"Accept": _ACCEPT}
+#: What stays as it is when a next link is re-quoted: RFC 3986 reserved characters and "%".
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 _JSON_TYPES = ("application/fhir+json", "application/json")
 
 log = logging.getLogger(__name__)
@@ -141,6 +144,9 @@ class FhirClient:
             response = await self._get(url)
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self.source) from exc
+        except (httpx.RemoteProtocolError, httpx.UnsupportedProtocol) as exc:
+            # Asking again gets the same broken answer: not retried (gateway.sources).
+            raise UpstreamProtocolError(self.source) from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(self.source, "connection failed") from exc
         if response.status != 200:
@@ -203,7 +209,8 @@ class FhirClient:
         # A next link may be relative (to the page it came in, RFC 3986 §5.1.3); an absolute
         # one must stay on the source's own origin, so that a source cannot send the gateway
         # (and its network position) elsewhere.
-        absolute = urljoin(str(current), next_url)
+        # Characters a URL may not hold (a space, say) are percent-encoded, as httpx would.
+        absolute = quote(urljoin(str(current), next_url), safe=_URL_SAFE)
         parts = urlsplit(absolute)
         if (parts.scheme, parts.netloc) != self._origin:
             raise UpstreamBadResponse(self.source, "next link points to another host")

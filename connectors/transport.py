@@ -40,6 +40,19 @@ class RawResponse:
 class SourceTransport(AiohttpTransport):
     """httpx-aiohttp's transport with :meth:`get`, a GET read to the end."""
 
+    def get_client(self) -> ClientSession:
+        """httpx-aiohttp's session, but keeping no cookies.
+
+        aiohttp's default cookie jar would send a cookie one source set while answering
+        for one patient with every later search to that host, for any patient.
+        """
+        connector = aiohttp.TCPConnector(
+            keepalive_timeout=self.limits.keepalive_expiry,
+            ssl=self.ssl_context,
+            limit=self.limits.max_connections or 0,
+        )
+        return ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
     def session(self) -> ClientSession:
         """The aiohttp session behind this transport (made on first use, as httpx-aiohttp does)."""
         if not isinstance(self.client, ClientSession):
@@ -65,12 +78,17 @@ class SourceTransport(AiohttpTransport):
 def _as_httpx(exc: aiohttp.ClientError) -> httpx.TransportError:
     # httpx-aiohttp's own map reads a refused connection as httpx.ConnectTimeout (its first
     # match for ClientConnectorError); a refused connection is a fast failure, worth a retry,
-    # where a timeout is not (gateway.sources). Most specific first.
-    message = str(exc) or type(exc).__name__
+    # where a timeout is not (gateway.sources). Most specific first. The message is only
+    # the type: aiohttp's messages carry the search URL, and so the patients' CPRs.
+    message = type(exc).__name__
     if isinstance(exc, aiohttp.ServerTimeoutError):
         return httpx.TimeoutException(message)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return httpx.ConnectError(message)
     if isinstance(exc, aiohttp.ClientPayloadError):
         return httpx.ReadError(message)
+    if isinstance(exc, aiohttp.ClientResponseError):  # a malformed answer, not the network
+        return httpx.RemoteProtocolError(message)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return httpx.UnsupportedProtocol(message)
     return httpx.NetworkError(message)

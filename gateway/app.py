@@ -302,7 +302,7 @@ def create_app(
         try:
             yield
         finally:
-            await registry.flush()
+            registry.close()
             await verifier.aclose()
             await cache.close()
             await access_log.close()

@@ -108,6 +108,12 @@ class UpstreamBadResponse(UpstreamError):
     reason = "unreadable response"
 
 
+class UpstreamProtocolError(UpstreamError):
+    """The source's answer broke HTTP (a malformed status line or chunk): not retried."""
+
+    reason = "malformed HTTP answer"
+
+
 class UpstreamCircuitOpen(UpstreamError):
     reason = "circuit open: source recently failing"
 

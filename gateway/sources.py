@@ -177,24 +177,40 @@ class SourceRegistry:
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
-        if not self._unwritten:
+        if not self._unwritten or self._flushes:  # a flush under way takes the rest after it
+            if self._unwritten and self._flush_timer is None:
+                loop = asyncio.get_running_loop()
+                self._flush_timer = loop.call_later(FLUSH_AFTER, self.flush_soon)
             return
         task = asyncio.get_running_loop().create_task(self._flush())
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
 
     async def flush(self) -> None:
-        """Write what is deferred, and wait until it is written (shutdown, tests)."""
-        self.flush_soon()
-        await asyncio.gather(*self._flushes)
+        """Write what is deferred, and wait until it is written (tests, tools)."""
+        while self._unwritten or self._flushes:
+            self.flush_soon()
+            await asyncio.gather(*self._flushes)
+
+    def close(self) -> None:
+        """Stop deferred writes (shutting down: a memory cache goes with the process)."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        self._unwritten.clear()
 
     async def _flush(self) -> None:
-        unwritten, self._unwritten = self._unwritten, {}
+        # Entries stay readable until written, even should the cache suspend meanwhile; an
+        # entry replaced by a newer one while writing stays for the next flush.
+        unwritten = dict(self._unwritten)
         by_search: dict[SearchKey, list[tuple[str, CacheEntry]]] = {}
         for (key, ref), entry in unwritten.items():
             by_search.setdefault(key, []).append((ref, entry))
         for key, entries in by_search.items():
             await self.cache.set_many(key, entries)
+        for pending_key, entry in unwritten.items():
+            if self._unwritten.get(pending_key) is entry:
+                del self._unwritten[pending_key]
 
     def _write_later(self, key: SearchKey, entries: list[tuple[str, CacheEntry]]) -> None:
         self._unwritten.update(((key, ref), entry) for ref, entry in entries)

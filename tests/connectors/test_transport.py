@@ -183,3 +183,68 @@ async def test_a_body_that_hangs_times_out_and_its_connection_is_not_reused(
         result = await asyncio.wait_for(fhir.search("Appointment", ["0202524321"]), 2)
     assert [r["id"] for r in result.resources] == ["appt-9"]
     assert server.connections == 2
+
+
+async def test_a_cookie_one_search_got_is_not_sent_with_the_next(
+    transport: SourceTransport,
+) -> None:
+    # A source's cookie, set while answering for one patient, must not travel with
+    # another patient's search.
+    seen: list[bool] = []
+
+    class CookieServer(Server):
+        async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    seen.append(b"\r\ncookie:" in head.lower())
+                    answer(writer, bundle("appt-1"), extra="Set-Cookie: session=patient-a\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+    async def unused(target: str, writer: asyncio.StreamWriter) -> None:
+        raise AssertionError("CookieServer answers itself")
+
+    async with CookieServer(unused) as server:
+        # By name: aiohttp's default jar keeps no cookies from IP-address hosts.
+        base = server.base.replace("127.0.0.1", "localhost")
+        fhir = FhirClient(transport, source="appointments", base_url=base)
+        await fhir.search("Appointment", [CPR])
+        await fhir.search("Appointment", ["0202524321"])
+    assert seen == [False, False]
+
+
+async def test_a_malformed_answer_is_a_protocol_error_without_the_cpr(
+    transport: SourceTransport,
+) -> None:
+    from gateway.errors import UpstreamProtocolError
+
+    async def handler(target: str, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 abc nonsense\r\nContent-Length: 2\r\n\r\n{}")
+
+    async with Server(handler) as server:
+        with pytest.raises(UpstreamProtocolError) as caught:
+            await client(transport, server).search("Appointment", [CPR])
+    chain: list[BaseException] = [caught.value]
+    while chain[-1].__cause__ is not None:
+        chain.append(chain[-1].__cause__)
+    assert all(CPR not in str(exc) for exc in chain[:2])  # ours and the httpx one
+
+
+async def test_a_next_link_with_a_space_is_sent_percent_encoded(
+    transport: SourceTransport,
+) -> None:
+    async def handler(target: str, writer: asyncio.StreamWriter) -> None:
+        if "page=" in target:
+            answer(writer, bundle("appt-2"))
+        else:
+            page = orjson.loads(bundle("appt-1"))
+            page["link"] = [{"relation": "next", "url": "Appointment?page=2&note=a b%7C"}]
+            answer(writer, orjson.dumps(page))
+
+    async with Server(handler) as server:
+        await client(transport, server).search("Appointment", [CPR])
+    assert server.targets[1] == "/appointments/Appointment?page=2&note=a%20b%7C"
