@@ -177,7 +177,8 @@ class SourceRegistry:
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
-        if not self._unwritten or self._flushes:  # a flush under way takes the rest after it
+        busy = any(not task.done() for task in self._flushes)
+        if not self._unwritten or busy:  # a flush under way: the rest goes after it
             if self._unwritten and self._flush_timer is None:
                 loop = asyncio.get_running_loop()
                 self._flush_timer = loop.call_later(FLUSH_AFTER, self.flush_soon)
@@ -188,7 +189,7 @@ class SourceRegistry:
 
     async def flush(self) -> None:
         """Write what is deferred, and wait until it is written (tests, tools)."""
-        while self._unwritten or self._flushes:
+        while self._unwritten:
             self.flush_soon()
             await asyncio.gather(*self._flushes)
 
