@@ -41,7 +41,8 @@ class SourceTransport(AiohttpTransport):
     """httpx-aiohttp's transport with :meth:`get`, a GET read to the end."""
 
     def get_client(self) -> ClientSession:
-        """httpx-aiohttp's session, but keeping no cookies.
+        """httpx-aiohttp's session, but keeping no cookies (and no Unix socket, local
+        address or socket options: the app sets none).
 
         aiohttp's default cookie jar would send a cookie one source set while answering
         for one patient with every later search to that host, for any patient.
