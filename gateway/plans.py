@@ -129,7 +129,7 @@ class PlanReader:
         if access.logged:
             await self._log_access(viewer, patient, access, request_id)
         if self.metrics is not None:
-            self.metrics.plans.labels(access.kind.value).inc()
+            self.metrics.child(self.metrics.plans, access.kind.value).inc()
         return plan
 
     async def _fetch_all(

@@ -139,10 +139,10 @@ class SourceRegistry:
         owned: list[str] = []
         for cpr, entry in zip(lookup, entries, strict=True):
             if entry is not None and entry.age() < fresh_for:
-                self.metrics.cache.labels(key[0], "hit").inc()
+                self.metrics.child(self.metrics.cache, key[0], "hit").inc()
                 results[cpr] = SourceResult(entry.records, ok=True, latency_ms=0.0, cached=True)
                 continue
-            self.metrics.cache.labels(key[0], "miss").inc()
+            self.metrics.child(self.metrics.cache, key[0], "miss").inc()
             if entry is not None and entry.age() < stale_for:
                 stale[cpr] = entry
             future = self._inflight.get((key, cpr))  # another request may have started it
@@ -247,21 +247,23 @@ class SourceRegistry:
             else:
                 reason, label = "internal error", "internal"
                 log.exception("source %s %s: unexpected error", source, resource_type)
-            self.metrics.source_errors.labels(source, label).inc()
+            self.metrics.child(self.metrics.source_errors, source, label).inc()
             ms = (time.perf_counter() - started) * 1000
             out = {}
             for cpr in cprs:
                 entry = stale.get(cpr)
                 if entry is not None:
-                    self.metrics.cache.labels(source, "stale").inc()
+                    self.metrics.child(self.metrics.cache, source, "stale").inc()
                     out[cpr] = SourceResult(entry.records, ok=True, latency_ms=ms, stale=True)
                 else:
                     out[cpr] = SourceResult((), ok=False, latency_ms=ms, error=reason)
             return out
         elapsed = time.perf_counter() - started
-        self.metrics.source_latency.labels(source, resource_type).observe(elapsed)
+        self.metrics.child(self.metrics.source_latency, source, resource_type).observe(elapsed)
         if fetched.skipped:
-            self.metrics.bad_resources.labels(source, resource_type).inc(fetched.skipped)
+            self.metrics.child(self.metrics.bad_resources, source, resource_type).inc(
+                fetched.skipped
+            )
         now = time.time()
         by_cpr = {cpr: tuple(fetched.by_patient.get(cpr, ())) for cpr in cprs}
         entries = [(refs[cpr], CacheEntry(now, recs)) for cpr, recs in by_cpr.items()]
@@ -299,7 +301,7 @@ class SourceRegistry:
         except OpenedState as exc:
             raise UpstreamCircuitOpen(source) from exc
         finally:
-            self.metrics.breaker_state.labels(source).set(
+            self.metrics.child(self.metrics.breaker_state, source).set(
                 1 if breaker.context.state == "opened" else 0
             )
         raise AssertionError("unreachable: stamina re-raises the last failure")
