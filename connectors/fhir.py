@@ -16,7 +16,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 import orjson
 
-from connectors.transport import RawResponse, SourceTransport
+from connectors.transport import BodyTooLarge, RawResponse, SourceTransport, read_within
 from gateway.errors import (
     UpstreamBadResponse,
     UpstreamError,
@@ -31,6 +31,8 @@ CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 _CPR_SYSTEM_QUOTED = quote(CPR_SYSTEM, safe="")
 #: A page beyond these is refused, not parsed: 8 MiB and 2,000 entries are far above
 #: what ``_count`` (100 by default) asks for, and far below what would stall the loop.
+#: The bytes are counted while reading (unpacked, if compressed): a huge page is never
+#: held whole.
 MAX_PAGE_BYTES = 8 * 1024 * 1024
 MAX_PAGE_ENTRIES = 2_000
 #: The largest ``_count`` asked for, however many patients share a search.
@@ -142,6 +144,9 @@ class FhirClient:
         """One page of a search, read and checked."""
         try:
             response = await self._get(url)
+        except BodyTooLarge as exc:
+            # Decoding and parsing are synchronous: a huge page would stall every request.
+            raise UpstreamBadResponse(self.source, "page too large") from exc
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self.source) from exc
         except (httpx.RemoteProtocolError, httpx.UnsupportedProtocol) as exc:
@@ -154,29 +159,31 @@ class FhirClient:
         content_type = response.content_type.split(";")[0].strip().lower()
         if content_type not in _JSON_TYPES:
             raise UpstreamBadResponse(self.source, "not FHIR JSON")
-        if len(response.body) > MAX_PAGE_BYTES:
-            # Decoding and parsing are synchronous: a huge page would stall every request.
-            raise UpstreamBadResponse(self.source, "page too large")
         return self._read_bundle(response.body)
 
     async def _get(self, url: httpx.URL | str) -> RawResponse:
         http = self.http
         if isinstance(http, SourceTransport):  # the app's: no httpx objects per search
-            return await http.get(str(url), _HEADERS)
+            return await http.get(str(url), _HEADERS, max_bytes=MAX_PAGE_BYTES)
         if isinstance(http, httpx.AsyncClient):
-            response = await http.get(url, headers=_HEADERS)
+            response = await http.send(
+                http.build_request("GET", url, headers=_HEADERS), stream=True
+            )
         else:
             response = await http.handle_async_request(httpx.Request("GET", url, headers=_HEADERS))
-            try:
-                await response.aread()  # reads to the end, which releases the connection
-            except BaseException:
-                # Cancelled (the source's timeout) or broken mid-body: release the pooled
-                # connection now, or a hanging source would drain the pool for all.
-                await response.aclose()
-                raise
-        return RawResponse(
-            response.status_code, response.headers.get("content-type", ""), response.content
-        )
+        try:
+            declared = response.headers.get("content-length", "")
+            body = await read_within(
+                response.aiter_bytes(),
+                declared=int(declared) if declared.isdigit() else None,
+                max_bytes=MAX_PAGE_BYTES,
+            )
+        finally:
+            # Read to the end, refused, cancelled (the source's timeout) or broken mid-body:
+            # the pooled connection goes back (or is closed) now, or a hanging source would
+            # drain the pool for all.
+            await response.aclose()
+        return RawResponse(response.status_code, response.headers.get("content-type", ""), body)
 
     def _read_bundle(self, body: bytes) -> SearchPage:
         try:

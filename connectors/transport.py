@@ -17,7 +17,7 @@ answering at once: 0.62 → 0.54 ms of CPU per search; (a, 20 ms) at 1 client: p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -25,7 +25,7 @@ import httpx
 from aiohttp import ClientSession
 from httpx_aiohttp import AiohttpTransport
 
-__all__ = ["RawResponse", "SourceTransport"]
+__all__ = ["BodyTooLarge", "RawResponse", "SourceTransport", "read_within"]
 
 #: No aiohttp timer per search: the caller bounds the whole search (FhirClient.search,
 #: ``asyncio.timeout``). aiohttp's default (5 minutes in all) armed and cancelled a timer
@@ -40,6 +40,31 @@ class RawResponse:
     status: int
     content_type: str
     body: bytes
+
+
+class BodyTooLarge(Exception):
+    """A response body beyond the caller's limit: refused before it is read to the end."""
+
+
+async def read_within(
+    chunks: AsyncIterator[bytes], *, declared: int | None, max_bytes: int
+) -> bytes:
+    """A whole body from its (unpacked) chunks, refused (:class:`BodyTooLarge`) past ``max_bytes``.
+
+    A declared Content-Length beyond the limit is refused before reading a byte; without
+    one (chunked), or when the body is compressed (a small gzip can unpack to gigabytes),
+    the bytes are counted as they come. Neither aiohttp's ``read()`` nor httpx's has a limit.
+    """
+    if declared is not None and declared > max_bytes:
+        raise BodyTooLarge
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise BodyTooLarge
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 class SourceTransport(AiohttpTransport):
@@ -65,19 +90,28 @@ class SourceTransport(AiohttpTransport):
             self.client = self.get_client()
         return self.client
 
-    async def get(self, url: str, headers: Mapping[str, str]) -> RawResponse:
-        """GET ``url`` and read the whole body.
+    async def get(
+        self, url: str, headers: Mapping[str, str], *, max_bytes: int | None = None
+    ) -> RawResponse:
+        """GET ``url`` and read the whole body (refused past ``max_bytes``: :func:`read_within`).
 
         Failures are raised as httpx's exceptions (``httpx.TimeoutException``,
         ``httpx.ConnectError``, ...), so callers handle one family whichever path they
-        take. Cancelled mid-body (the caller's timeout), the connection is closed, not
-        pooled again. The caller bounds the time: this sets no timeout of its own.
+        take; a body past ``max_bytes`` as :class:`BodyTooLarge`. Cancelled mid-body (the
+        caller's timeout) or refused, the connection is closed, not pooled again. The
+        caller bounds the time: this sets no timeout of its own.
         """
         try:
             async with self.session().get(
                 url, headers=headers, allow_redirects=False, timeout=_CALLER_BOUNDS_IT
             ) as response:
-                body = await response.read()
+                if max_bytes is None:
+                    body = await response.read()
+                else:
+                    chunks = response.content.iter_any()
+                    body = await read_within(
+                        chunks, declared=response.content_length, max_bytes=max_bytes
+                    )
                 return RawResponse(response.status, response.headers.get("Content-Type", ""), body)
         except aiohttp.ClientError as exc:
             raise _as_httpx(exc) from exc

@@ -317,3 +317,31 @@ async def test_an_oversized_page_is_refused_not_parsed(
     router.get(SEARCH).mock(return_value=fhir_response(page))
     with pytest.raises(UpstreamBadResponse, match=reason):
         await make_client().search("Appointment", [CPR_A])
+
+
+async def test_an_endless_page_is_refused_once_it_passes_the_limit() -> None:
+    # Through a transport (the stock httpx path): no Content-Length, a body that never
+    # ends; the bytes are counted as they come, and the search fails at the limit, not
+    # at the timeout, and the response is closed.
+    from connectors.fhir import FhirClient
+
+    closed: list[bool] = []
+
+    class Endless(httpx.AsyncByteStream):
+        async def __aiter__(self):  # type: ignore[no-untyped-def]
+            while True:
+                yield b" " * (1024 * 1024)
+
+        async def aclose(self) -> None:
+            closed.append(True)
+
+    class Transport(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            headers = {"content-type": "application/fhir+json"}
+            return httpx.Response(200, headers=headers, stream=Endless())
+
+    client = FhirClient(Transport(), source="journal", base_url="http://src.test/journal",
+                        timeout=5.0)  # fmt: skip
+    with pytest.raises(UpstreamBadResponse, match="page too large"):
+        await client.search("DocumentReference", [CPR_A])
+    assert closed == [True]

@@ -236,3 +236,64 @@ async def test_a_next_link_with_a_space_is_sent_percent_encoded(
     async with Server(handler) as server:
         await client(transport, server).search("Appointment", [CPR])
     assert server.targets[1] == "/appointments/Appointment?page=2&note=a%20b%7C"
+
+
+NINE_MIB = 9 * 1024 * 1024  # past connectors.fhir.MAX_PAGE_BYTES (8 MiB)
+
+
+async def test_a_page_declared_too_large_is_refused_without_reading_it(
+    transport: SourceTransport,
+) -> None:
+    # The source announces 9 MiB, sends a byte and stalls: refused at once from the header
+    # (reading on would end in the timeout), and the pool's connection is not reused.
+    async def handler(target: str, writer: asyncio.StreamWriter) -> None:
+        if CPR in target:
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n"
+                + f"Content-Length: {NINE_MIB}\r\n\r\n{{".encode()
+            )
+            await asyncio.sleep(10)
+        else:
+            answer(writer, bundle("appt-9"))
+
+    async with Server(handler) as server:
+        fhir = client(transport, server, timeout=5.0)
+        with pytest.raises(UpstreamBadResponse, match="page too large"):
+            await asyncio.wait_for(fhir.search("Appointment", [CPR]), 2)
+        result = await asyncio.wait_for(fhir.search("Appointment", ["0202524321"]), 2)
+    assert [r["id"] for r in result.resources] == ["appt-9"]
+    assert server.connections == 2
+
+
+async def test_a_chunked_page_is_refused_once_it_passes_the_limit(
+    transport: SourceTransport,
+) -> None:
+    # No Content-Length: the bytes are counted as they come, and the search fails when
+    # they pass the limit, though the source would go on forever.
+    async def handler(target: str, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        chunk = b" " * (1024 * 1024)
+        while True:
+            writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            await writer.drain()
+
+    async with Server(handler) as server:
+        with pytest.raises(UpstreamBadResponse, match="page too large"):
+            await asyncio.wait_for(client(transport, server, timeout=5.0).search(
+                "Appointment", [CPR]), 3)  # fmt: skip
+
+
+async def test_a_small_gzip_that_unpacks_past_the_limit_is_refused(
+    transport: SourceTransport,
+) -> None:
+    packed = gzip.compress(b" " * NINE_MIB)  # about 9 KiB on the wire
+
+    async def handler(target: str, writer: asyncio.StreamWriter) -> None:
+        answer(writer, packed, extra="Content-Encoding: gzip\r\n")
+
+    async with Server(handler) as server:
+        with pytest.raises(UpstreamBadResponse, match="page too large"):
+            await client(transport, server).search("Appointment", [CPR])
