@@ -16,7 +16,13 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 import orjson
 
-from connectors.transport import BodyTooLarge, RawResponse, SourceTransport, read_within
+from connectors.transport import (
+    BodyTooLarge,
+    RawResponse,
+    SourceTransport,
+    body_limit,
+    read_within,
+)
 from gateway.errors import (
     UpstreamBadResponse,
     UpstreamError,
@@ -171,19 +177,24 @@ class FhirClient:
             )
         else:
             response = await http.handle_async_request(httpx.Request("GET", url, headers=_HEADERS))
+        status = response.status_code
         try:
             declared = response.headers.get("content-length", "")
             body = await read_within(
                 response.aiter_bytes(),
                 declared=int(declared) if declared.isdigit() else None,
-                max_bytes=MAX_PAGE_BYTES,
+                max_bytes=body_limit(status, MAX_PAGE_BYTES),
             )
+        except BodyTooLarge:
+            if status == 200:
+                raise
+            body = b""  # an error's body is not used
         finally:
             # Read to the end, refused, cancelled (the source's timeout) or broken mid-body:
             # the pooled connection goes back (or is closed) now, or a hanging source would
             # drain the pool for all.
             await response.aclose()
-        return RawResponse(response.status_code, response.headers.get("content-type", ""), body)
+        return RawResponse(status, response.headers.get("content-type", ""), body)
 
     def _read_bundle(self, body: bytes) -> SearchPage:
         try:

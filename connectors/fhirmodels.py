@@ -352,7 +352,7 @@ class Provision(FhirModel):
 
     type: Literal["deny", "permit"]
     actor: tuple[ConsentActor, ...] = ()
-    class_: list[ConsentClass] = Field(default=[], alias="class")
+    class_: tuple[ConsentClass, ...] = Field(default=(), alias="class")
 
 
 class ConsentModel(Resource):

@@ -25,7 +25,11 @@ import httpx
 from aiohttp import ClientSession
 from httpx_aiohttp import AiohttpTransport
 
-__all__ = ["BodyTooLarge", "RawResponse", "SourceTransport", "read_within"]
+__all__ = ["BodyTooLarge", "RawResponse", "SourceTransport", "body_limit", "read_within"]
+
+#: What is read of an answer other than 200 OK, whose body is never used: a small one is
+#: read (the connection then serves the next search), a larger one is not (it is closed).
+ERROR_BODY_BYTES = 64 * 1024
 
 #: No aiohttp timer per search: the caller bounds the whole search (FhirClient.search,
 #: ``asyncio.timeout``). aiohttp's default (5 minutes in all) armed and cancelled a timer
@@ -67,6 +71,13 @@ async def read_within(
     return b"".join(parts)
 
 
+def body_limit(status: int, max_bytes: int) -> int:
+    """How much of an answer to read: ``max_bytes`` of a 200, :data:`ERROR_BODY_BYTES` of
+    anything else, whose status is the answer (a 503 with a big page is still a 503).
+    """
+    return max_bytes if status == 200 else min(max_bytes, ERROR_BODY_BYTES)
+
+
 class SourceTransport(AiohttpTransport):
     """httpx-aiohttp's transport with :meth:`get`, a GET read to the end."""
 
@@ -105,18 +116,24 @@ class SourceTransport(AiohttpTransport):
             async with self.session().get(
                 url, headers=headers, allow_redirects=False, timeout=_CALLER_BOUNDS_IT
             ) as response:
-                declared = response.content_length
-                if max_bytes is None:
-                    body = await response.read()
-                elif declared is not None and "Content-Encoding" not in response.headers:
-                    # As long as declared, no more: read() takes exactly that (faster).
-                    if declared > max_bytes:
-                        raise BodyTooLarge
-                    body = await response.read()
-                else:
-                    chunks = response.content.iter_any()
-                    body = await read_within(chunks, declared=declared, max_bytes=max_bytes)
-                return RawResponse(response.status, response.headers.get("Content-Type", ""), body)
+                status, declared = response.status, response.content_length
+                limit = None if max_bytes is None else body_limit(status, max_bytes)
+                try:
+                    if limit is None:
+                        body = await response.read()
+                    elif declared is not None and "Content-Encoding" not in response.headers:
+                        # As long as declared, no more: read() takes exactly that (faster).
+                        if declared > limit:
+                            raise BodyTooLarge
+                        body = await response.read()
+                    else:
+                        chunks = response.content.iter_any()
+                        body = await read_within(chunks, declared=declared, max_bytes=limit)
+                except BodyTooLarge:
+                    if status == 200:
+                        raise
+                    body = b""  # an error's body is not used; its connection is closed
+                return RawResponse(status, response.headers.get("Content-Type", ""), body)
         except aiohttp.ClientError as exc:
             raise _as_httpx(exc) from exc
 

@@ -28,6 +28,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from connectors import CONNECTOR_CLASSES, Connector, FhirClient
 from schema import BatchLoaders, Context, SourceLoaders, build_schema
@@ -154,6 +156,13 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
+    async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
+        response = await super().process_result(request, result)
+        for error in response.get("errors") or ():
+            if isinstance(error, dict):
+                _give_a_code(error)
+        return response
+
     async def get_context(self, request: Any, response: Any) -> Context:
         services: Services = self._state.services
         return Context(
@@ -163,6 +172,25 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
             access_log=services.access_log,
             request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
         )
+
+
+def _give_a_code(error: dict[str, Any]) -> None:
+    """Every error carries ``extensions.code``; ours have one, graphql-core's get one here.
+
+    The names are the ones GraphQL servers commonly use (Apollo's): a query that does not
+    parse (the token limit included), one that does not validate (the depth and alias
+    limits included). An error during execution without a code is a masked bug.
+    """
+    extensions = error.get("extensions") or {}
+    if "code" in extensions:
+        return
+    if "path" in error:
+        code = "INTERNAL_SERVER_ERROR"
+    elif str(error.get("message", "")).startswith("Syntax Error"):
+        code = "GRAPHQL_PARSE_FAILED"
+    else:
+        code = "GRAPHQL_VALIDATION_FAILED"
+    error["extensions"] = {**extensions, "code": code}  # a copy: cached errors stay as they are
 
 
 def _loopback_only(app: ASGIApp) -> ASGIApp:

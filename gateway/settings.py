@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,6 +11,9 @@ __all__ = ["DEV_PSEUDONYM_KEY", "SOURCE_NAMES", "Settings"]
 
 #: The demo's pseudonym key; refused when real sources are configured.
 DEV_PSEUDONYM_KEY = "minplan-dev-pseudonym-key"
+#: A timeout or deadline: positive and at most a minute (no inf or nan). Nothing else bounds
+#: how long a search may take, and a plan that waits longer helps no one.
+Seconds = Annotated[float, Field(gt=0, le=60)]
 
 #: The seven upstream sources of the contract, in the order ``Plan.sources`` lists them.
 SOURCE_NAMES: tuple[str, ...] = (
@@ -42,8 +45,8 @@ class Settings(BaseSettings):
     source_pro_url: str | None = None
     source_prevention_url: str | None = None
     source_consent_url: str | None = None
-    source_timeout: float = Field(2.0, gt=0, description="default per-source timeout, seconds")
-    source_timeouts: dict[str, float] = Field(
+    source_timeout: Seconds = Field(2.0, description="default per-source timeout, seconds")
+    source_timeouts: dict[str, Seconds] = Field(
         default_factory=dict, description='per-source overrides, JSON: {"journal": 1.5}'
     )
     source_page_size: int = Field(100, ge=1, le=1000, description="_count on every search")
@@ -51,7 +54,7 @@ class Settings(BaseSettings):
         10, ge=1, le=500, description="patients per search request (concurrent plans share one)"
     )
     source_max_pages: int = Field(50, ge=1, description="stop following next links after this")
-    request_deadline: float = Field(5.0, gt=0, description="whole plan request, seconds")
+    request_deadline: Seconds = Field(5.0, description="whole plan request, seconds")
 
     # Auth
     auth_issuer: str | None = None

@@ -148,6 +148,10 @@ def test_token_with_an_unreadable_key_file_exits_2_naming_it(
     [
         pytest.param("MINPLAN_SOURCE_TIMEOUT", "soon", id="not-a-number"),
         pytest.param("MINPLAN_SOURCE_TIMEOUTS", '{"jornal": 1}', id="unknown-source-name"),
+        # No timeout would bound a hanging source: aiohttp's own is off (the search's rules).
+        pytest.param("MINPLAN_SOURCE_TIMEOUT", "inf", id="endless-timeout"),
+        pytest.param("MINPLAN_SOURCE_TIMEOUTS", '{"journal": 0}', id="zero-timeout"),
+        pytest.param("MINPLAN_REQUEST_DEADLINE", "-1", id="negative-deadline"),
     ],
 )
 def test_serve_with_a_malformed_setting_exits_2_naming_it(

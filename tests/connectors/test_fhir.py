@@ -319,10 +319,11 @@ async def test_an_oversized_page_is_refused_not_parsed(
         await make_client().search("Appointment", [CPR_A])
 
 
-async def test_an_endless_page_is_refused_once_it_passes_the_limit() -> None:
-    # Through a transport (the stock httpx path): no Content-Length, a body that never
-    # ends; the bytes are counted as they come, and the search fails at the limit, not
-    # at the timeout, and the response is closed.
+@pytest.mark.parametrize("through", ["transport", "client"])
+async def test_an_endless_page_is_refused_once_it_passes_the_limit(through: str) -> None:
+    # The httpx paths (a transport, as the stock-transport setting; a client, as with
+    # respx): no Content-Length, a body that never ends. The bytes are counted as they
+    # come; the search fails at the limit, not at the timeout; the response is closed.
     from connectors.fhir import FhirClient
 
     closed: list[bool] = []
@@ -340,8 +341,16 @@ async def test_an_endless_page_is_refused_once_it_passes_the_limit() -> None:
             headers = {"content-type": "application/fhir+json"}
             return httpx.Response(200, headers=headers, stream=Endless())
 
-    client = FhirClient(Transport(), source="journal", base_url="http://src.test/journal",
-                        timeout=5.0)  # fmt: skip
+    http = Transport() if through == "transport" else httpx.AsyncClient(transport=Transport())
+    client = FhirClient(http, source="journal", base_url="http://src.test/journal", timeout=5.0)
     with pytest.raises(UpstreamBadResponse, match="page too large"):
         await client.search("DocumentReference", [CPR_A])
     assert closed == [True]
+
+
+async def test_an_error_with_a_big_body_is_the_error(
+    router: respx.MockRouter, make_client: MakeClient
+) -> None:
+    router.get(SEARCH).mock(return_value=httpx.Response(503, content=b"x" * 9 * 1024 * 1024))
+    with pytest.raises(UpstreamHTTPError, match="HTTP 503"):
+        await make_client().search("Appointment", [CPR_A])

@@ -281,9 +281,12 @@ async def test_a_chunked_page_is_refused_once_it_passes_the_limit(
             await writer.drain()
 
     async with Server(handler) as server:
+        fhir = client(transport, server, timeout=5.0)
         with pytest.raises(UpstreamBadResponse, match="page too large"):
-            await asyncio.wait_for(client(transport, server, timeout=5.0).search(
-                "Appointment", [CPR]), 3)  # fmt: skip
+            await asyncio.wait_for(fhir.search("Appointment", [CPR]), 3)
+        with pytest.raises(UpstreamBadResponse, match="page too large"):  # a new connection
+            await asyncio.wait_for(fhir.search("Appointment", [CPR]), 3)
+    assert server.connections == 2
 
 
 async def test_a_small_gzip_that_unpacks_past_the_limit_is_refused(
@@ -297,3 +300,20 @@ async def test_a_small_gzip_that_unpacks_past_the_limit_is_refused(
     async with Server(handler) as server:
         with pytest.raises(UpstreamBadResponse, match="page too large"):
             await client(transport, server).search("Appointment", [CPR])
+
+
+async def test_an_error_with_a_big_body_is_the_error_and_its_body_is_not_read(
+    transport: SourceTransport,
+) -> None:
+    # A 503 is a 503 (retried, counted as such), however big its page: it is not read.
+    async def handler(target: str, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/html\r\n"
+            + f"Content-Length: {NINE_MIB}\r\n\r\n<p>".encode()
+        )
+        await asyncio.sleep(10)
+
+    async with Server(handler) as server:
+        with pytest.raises(UpstreamHTTPError, match="HTTP 503"):
+            await asyncio.wait_for(client(transport, server, timeout=5.0).search(
+                "Appointment", [CPR]), 2)  # fmt: skip

@@ -61,6 +61,26 @@ async def test_query_over_a_limit_is_refused_without_upstream_calls(
         assert gw.upstream.requests == []
     errors = refused(response)
     assert any(words in e["message"].lower() for e in errors), errors
+    codes = {e["extensions"]["code"] for e in errors}
+    assert codes <= {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED"}, errors
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        pytest.param("{ plan { cpr ", "GRAPHQL_PARSE_FAILED", id="syntax"),
+        pytest.param("{ plan { nope } }", "GRAPHQL_VALIDATION_FAILED", id="unknown-field"),
+    ],
+)
+async def test_a_query_that_does_not_parse_or_validate_has_a_code(
+    make_gateway: MakeGateway, query: str, code: str
+) -> None:
+    # Front ends branch on extensions.code: graphql-core's own errors carry one too.
+    async with make_gateway() as gw:
+        response = await gw.query(query, gw.citizen(PATIENT_COPD))
+        assert gw.upstream.requests == []
+    assert response.status_code == 200
+    assert [e["extensions"]["code"] for e in refused(response)] == [code]
 
 
 @pytest.mark.parametrize(
@@ -100,6 +120,7 @@ async def test_unexpected_error_in_a_resolver_is_masked(
     (error,) = body["errors"]
     assert error["path"] == ["plan"]
     assert error["message"].startswith("Internal error")
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
     for internal in ("hunter2", "postgresql", "RuntimeError", "plans.py", "Traceback"):
         assert internal not in response.text
     assert any("hunter2" in r.getMessage() for r in caplog.records), "the real error is logged"
