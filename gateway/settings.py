@@ -118,11 +118,10 @@ class Settings(BaseSettings):
         return self.source_timeouts.get(name, self.source_timeout)
 
     def ttl_for(self, name: str) -> float:
-        if name in self.cache_ttls:
-            return self.cache_ttls[name]
-        if name == "consent":
-            return min(self.cache_ttl, self.consent_cache_ttl)
-        return self.cache_ttl
+        ttl = self.cache_ttls.get(name, self.cache_ttl)
+        # Consent is fresh for at most consent_cache_ttl, however its TTL is set: a new
+        # block must apply within it (MINPLAN_CACHE_TTLS cannot lift that).
+        return min(ttl, self.consent_cache_ttl) if name == "consent" else ttl
 
     @property
     def demo(self) -> bool:

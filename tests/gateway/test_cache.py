@@ -223,3 +223,17 @@ async def test_blocks_hold_when_consent_comes_from_redis(
     assert second.upstream.searches() == [], "the second gateway read everything from Redis"
     assert notes(hospital) == set()
     assert hospital["data"]["plan"]["restricted"] is True
+
+
+async def test_a_per_source_ttl_cannot_keep_consent_fresh_past_its_limit(
+    make_gateway: MakeGateway,
+) -> None:
+    # MINPLAN_CACHE_TTLS={"consent": 3600} must not hold a new block off for an hour:
+    # consent is fresh for at most MINPLAN_CONSENT_CACHE_TTL (0 here: asked every time).
+    async with make_gateway(cache_ttl=60, cache_ttls={"consent": 3600}, consent_cache_ttl=0) as gw:
+        token = gw.citizen(PATIENT_COPD)
+        await gw.data(PLAN, token)
+        await gw.data(PLAN, token)
+    searches = gw.upstream.searches()
+    assert searches.count(("consent", "Consent")) == 2
+    assert searches.count(("journal", "DocumentReference")) == 1  # the others were cached
