@@ -6,7 +6,7 @@ strawberry's ParserCache and ValidationCache, under uvicorn in one worker.
 
 The plan is assembled once, the gateway's way: the synthetic resources are parsed by the
 connectors' parsers, filtered for the patient themself and put together by
-``gateway.assembly.assemble_packages``.
+``plans.assembly.assemble_packages``.
 
 Run: ``python -m bench.bare --port 9200``.
 """
@@ -36,11 +36,11 @@ from connectors.diagnoses import parse_condition
 from connectors.journal import parse_document_reference
 from connectors.prevention import parse_service_request
 from connectors.pro import parse_questionnaire_response
-from connectors.records import ConsentRecord, Record
-from gateway import model
-from gateway.assembly import assemble_packages, package_id_factory
-from gateway.consent import decide_access, filter_records
-from gateway.viewer import Role, Viewer
+from core.records import ConsentRecord, Record
+from plans import model
+from plans.assembly import assemble_packages, package_id_factory
+from plans.consent import decide_access, filter_records
+from plans.viewer import Role, Viewer
 from schema.types.items import (
     Appointment,
     Diagnosis,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from core.records import AppointmentRecord, AppointmentStatus
+
 from .base import Connector
 from .fhir import FhirClient
 from .fhirmodels import AppointmentModel, condition_ids
-from .records import AppointmentRecord, AppointmentStatus
 
 __all__ = ["SOURCE", "STATUS_MAP", "AppointmentsConnector", "parse_appointment"]
 

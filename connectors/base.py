@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
+from core.records import Record
+
 from .fhir import FhirClient
-from .records import Record
 
 __all__ = ["Connector", "Fetched", "Parser", "SearchKey"]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from core.codes import TRIAGE_SYSTEM
+from core.records import GoalRecord, TriageLevel, TriageRecord
+
 from .base import Connector
-from .codes import TRIAGE_SYSTEM
 from .fhir import FhirClient
 from .fhirmodels import GoalModel, Quantity, RiskAssessmentModel, condition_ids
-from .records import GoalRecord, TriageLevel, TriageRecord
 
 __all__ = ["SOURCE", "CareplanConnector", "format_quantity", "parse_goal", "parse_risk_assessment"]
 

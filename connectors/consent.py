@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.errors import UpstreamBadResponse
+from core.errors import UpstreamBadResponse
+from core.records import ConsentActorRecord, ConsentRecord
 
 from .base import Connector, Fetched
 from .fhir import FhirClient
 from .fhirmodels import ConsentModel
-from .records import ConsentActorRecord, ConsentRecord
 
 __all__ = ["SOURCE", "ConsentConnector", "parse_consent"]
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.records import DiagnosisRecord
+
 from .base import Connector
 from .fhir import FhirClient
 from .fhirmodels import ConditionModel
-from .records import DiagnosisRecord
 
 __all__ = ["SOURCE", "DiagnosesConnector", "parse_condition"]
 

@@ -2,7 +2,7 @@
 
 A search is ``GET {base}/{Type}?patient:identifier=<system>|A,<system>|B&_count=N``; the answer
 is a ``searchset`` Bundle whose ``next`` links are followed to the end. Failures are converted
-here, once, into :mod:`gateway.errors` upstream errors that name the source.
+here, once, into :mod:`core.errors` upstream errors that name the source.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from connectors.transport import (
     body_limit,
     read_within,
 )
-from gateway.errors import (
+from core.errors import (
     UpstreamBadResponse,
     UpstreamError,
     UpstreamHTTPError,
@@ -156,7 +156,7 @@ class FhirClient:
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(self.source) from exc
         except (httpx.RemoteProtocolError, httpx.UnsupportedProtocol) as exc:
-            # Asking again gets the same broken answer: not retried (gateway.sources).
+            # Asking again gets the same broken answer: not retried (upstream.pipeline).
             raise UpstreamProtocolError(self.source) from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(self.source, "connection failed") from exc

@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from .codes import CONFIDENTIALITY_SYSTEM, CPR_SYSTEM, normalise_codes
+from core.codes import CONFIDENTIALITY_SYSTEM, CPR_SYSTEM, normalise_codes
 
 __all__ = [
     "AppointmentModel",

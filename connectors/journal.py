@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from core.codes import SOR_SYSTEM
+from core.records import JournalNoteRecord
+
 from .base import Connector
-from .codes import SOR_SYSTEM
 from .fhir import FhirClient
 from .fhirmodels import DocumentReferenceModel, condition_ids
-from .records import JournalNoteRecord
 
 __all__ = ["SOURCE", "JournalConnector", "parse_document_reference"]
 

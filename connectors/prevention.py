@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from core.records import PreventionOfferRecord
+
 from .base import Connector
 from .fhir import FhirClient
 from .fhirmodels import ServiceRequestModel
-from .records import PreventionOfferRecord
 
 __all__ = ["OFFER_URL_EXTENSION", "SOURCE", "PreventionConnector", "parse_service_request"]
 

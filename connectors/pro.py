@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from core.codes import normalise_code
+from core.records import HealthLiteracyRecord
+
 from .base import Connector
-from .codes import normalise_code
 from .fhir import FhirClient
 from .fhirmodels import QuestionnaireResponseModel
-from .records import HealthLiteracyRecord
 
 __all__ = ["SOURCE", "ProConnector", "parse_questionnaire_response"]
 

@@ -141,7 +141,7 @@ class SourceTransport(AiohttpTransport):
 def _as_httpx(exc: aiohttp.ClientError) -> httpx.TransportError:
     # httpx-aiohttp's own map reads a refused connection as httpx.ConnectTimeout (its first
     # match for ClientConnectorError); a refused connection is a fast failure, worth a retry,
-    # where a timeout is not (gateway.sources). Most specific first. The message is only
+    # where a timeout is not (upstream.pipeline). Most specific first. The message is only
     # the type: aiohttp's messages carry the search URL, and so the patients' CPRs.
     message = type(exc).__name__
     if isinstance(exc, aiohttp.ServerTimeoutError):

@@ -1,7 +1,7 @@
 """The synthetic people and organisations of the embedded demo.
 
 Every CPR number is a real date (DDMMYY) with a made-up serial, so it passes
-:func:`gateway.privacy.is_valid_cpr` but belongs to no one. Every SOR code is
+:func:`core.cpr.is_valid_cpr` but belongs to no one. Every SOR code is
 made up too. Each patient shows one thing the gateway must get right; their
 constants say which.
 

@@ -2,7 +2,7 @@
 
 Import what you need from its modules (``gateway.app.create_app``,
 ``gateway.settings.Settings``); the package itself imports nothing, so that
-``gateway.errors`` or ``gateway.privacy`` stay cheap to import from the layers below.
+``core.errors`` or ``core.cpr`` stay cheap to import from the layers below.
 """
 
 __all__: list[str] = []

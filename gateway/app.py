@@ -32,17 +32,17 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from connectors import CONNECTOR_CLASSES, Connector, FhirClient
+from core.errors import AuthError, ConfigError
+from core.metrics import Metrics
+from plans.audit import AccessLog, open_access_log
+from plans.reader import PlanReader
 from schema import BatchLoaders, Context, SourceLoaders, build_schema
+from upstream.cache import SourceCache
+from upstream.pipeline import SourceRegistry
 
-from .audit import AccessLog, open_access_log
 from .auth import TokenVerifier, bearer_token
-from .cache import SourceCache
-from .errors import AuthError, ConfigError
-from .metrics import Metrics
-from .plans import PlanReader
 from .playground import playground_html
 from .settings import DEV_PSEUDONYM_KEY, SOURCE_NAMES, Settings
-from .sources import SourceRegistry
 
 __all__ = ["Services", "create_app"]
 

@@ -27,9 +27,9 @@ import httpx
 import jwt
 from jwt import exceptions as jwt_errors
 
-from gateway.errors import AuthError, ConfigError
-from gateway.privacy import is_valid_cpr
-from gateway.viewer import Role, Viewer
+from core.cpr import is_valid_cpr
+from core.errors import AuthError, ConfigError
+from plans.viewer import Role, Viewer
 
 __all__ = ["ALLOWED_ALGORITHMS", "TokenVerifier", "bearer_token"]
 

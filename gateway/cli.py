@@ -15,8 +15,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
 
+    from core.errors import ConfigError
+
     from .app import create_app
-    from .errors import ConfigError
     from .logs import configure_logging
     from .settings import Settings
 
@@ -99,10 +100,10 @@ def _serve_workers(host: str, port: int, workers: int, *, access_log: bool) -> i
 
 
 def _token(args: argparse.Namespace) -> int:
+    from core.errors import ConfigError
     from demo.people import CLINICIANS, ORGS, PATIENTS
 
     from .devtokens import DevIssuer
-    from .errors import ConfigError
 
     name = args.name
     org_name = args.org_name

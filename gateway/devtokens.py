@@ -23,8 +23,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gateway.errors import ConfigError
-from gateway.privacy import is_valid_cpr, pseudonymise_cpr
+from core.cpr import is_valid_cpr, pseudonymise_cpr
+from core.errors import ConfigError
 
 __all__ = ["DEV_ISSUER", "DevIssuer", "default_key_path"]
 

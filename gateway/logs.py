@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from .privacy import mask_cpr
+from core.cpr import mask_cpr
 
 __all__ = ["CprMaskingFilter", "DemoSourcesQuiet", "configure_logging"]
 

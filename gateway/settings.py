@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.sources import SOURCE_NAMES
+
 __all__ = ["DEV_PSEUDONYM_KEY", "SOURCE_NAMES", "Settings"]
 
 #: The demo's pseudonym key; refused when real sources are configured.
@@ -14,17 +16,6 @@ DEV_PSEUDONYM_KEY = "minplan-dev-pseudonym-key"
 #: A timeout or deadline: positive and at most a minute (no inf or nan). Nothing else bounds
 #: how long a search may take, and a plan that waits longer helps no one.
 Seconds = Annotated[float, Field(gt=0, le=60)]
-
-#: The seven upstream sources of the contract, in the order ``Plan.sources`` lists them.
-SOURCE_NAMES: tuple[str, ...] = (
-    "diagnoses",
-    "appointments",
-    "journal",
-    "careplan",
-    "pro",
-    "prevention",
-    "consent",
-)
 
 
 class Settings(BaseSettings):

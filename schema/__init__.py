@@ -20,7 +20,8 @@ from strawberry.extensions import (
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 
-from gateway.errors import GraphQLFacingError
+from core.errors import GraphQLFacingError
+from upstream.loaders import BatchLoaders, SourceLoaders
 
 from .context import Context
 from .extensions import (
@@ -29,7 +30,6 @@ from .extensions import (
     ValidationStore,
     mask_unexpected_errors,
 )
-from .loaders import BatchLoaders, SourceLoaders
 from .query import Query
 from .types.items import (
     Appointment,

@@ -6,11 +6,10 @@ from dataclasses import dataclass, field
 
 from graphql import GraphQLError
 
-from gateway.audit import AccessLog
-from gateway.plans import PlanReader
-from gateway.viewer import Viewer
-
-from .loaders import SourceLoaders
+from plans.audit import AccessLog
+from plans.reader import PlanReader
+from plans.viewer import Viewer
+from upstream.loaders import SourceLoaders
 
 __all__ = ["Context"]
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
 from strawberry.extensions import MaskErrors, SchemaExtension
 
-from gateway.errors import GraphQLFacingError
+from core.errors import GraphQLFacingError
 
 __all__ = ["DocumentValidationCache", "ReportWarnings", "ValidationStore", "mask_unexpected_errors"]
 

@@ -9,15 +9,15 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
-from gateway.consent import is_proxy_for
-from gateway.errors import (
+from core.errors import (
     AccessLogUnavailable,
     AuditWriteError,
     ConsentUnavailable,
     Forbidden,
     SourceUnavailable,
 )
-from gateway.plans import resolve_patient
+from plans.consent import is_proxy_for
+from plans.reader import resolve_patient
 
 from .context import Context
 from .types.plan import Plan

@@ -16,7 +16,7 @@ from gateway.auth import TokenVerifier
 from gateway.cli import main
 from gateway.devtokens import DEV_ISSUER, DevIssuer
 from gateway.settings import SOURCE_NAMES
-from gateway.viewer import Role
+from plans.viewer import Role
 from schema import SDL_PATH
 
 MINPLAN = Path(sys.executable).with_name("minplan")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from core.errors import AuditWriteError
 from demo.people import (
     ORG_GP,
     ORG_HOSPITAL,
@@ -22,7 +23,6 @@ from demo.people import (
     PROXY_OF_BOTH,
 )
 from demo.sources import create_sources_app
-from gateway.errors import AuditWriteError
 from gateway.logs import CprMaskingFilter, configure_logging
 from tests.conftest import Gateway, MakeGateway
 
@@ -33,7 +33,7 @@ ACCESS_LOG = "query($cpr: String) { accessLog(cpr: $cpr) { actorName sections } 
 #: The demo's CPR numbers, also as DDMMYY-XXXX.
 CPR_PATTERNS = [re.compile(f"{cpr[:6]}-?{cpr[6:]}") for cpr in PATIENTS]
 #: The loggers of our own code: they must not log a CPR even without the masking filter.
-OURS = ("gateway", "connectors", "schema", "demo", "minplan")
+OURS = ("gateway", "schema", "plans", "upstream", "connectors", "core", "demo", "minplan")
 
 
 class Faults(httpx.AsyncBaseTransport):
@@ -154,7 +154,7 @@ async def test_no_cpr_in_any_log_as_served(
     """Every record of every logger, tracebacks included, as the served gateway writes it."""
     await full_session(make_gateway, monkeypatch)
     records = production_logging.records
-    assert any(r.name == "gateway.sources" and r.levelno == logging.ERROR for r in records)
+    assert any(r.name == "upstream.pipeline" and r.levelno == logging.ERROR for r in records)
     assert len(records) > 20
     assert leaks(records) == []
 

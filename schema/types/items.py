@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from connectors import records
+from core import records
 
 __all__ = [
     "Appointment",

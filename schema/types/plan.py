@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import strawberry
 
-from gateway import model
+from plans import model
 
 from .items import (
     Appointment,

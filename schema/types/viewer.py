@@ -7,8 +7,8 @@ from typing import Any
 
 import strawberry
 
-from gateway import viewer as viewer_model
-from gateway.audit import AccessRecord
+from plans import viewer as viewer_model
+from plans.audit import AccessRecord
 
 __all__ = ["AccessLogEntry", "Role", "Viewer"]
 

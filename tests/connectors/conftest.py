@@ -18,7 +18,7 @@ import pytest
 import respx
 
 from connectors import CONNECTOR_CLASSES, Fetched, FhirClient
-from connectors.codes import (
+from core.codes import (
     CONFIDENTIALITY_SYSTEM,
     CPR_SYSTEM,
     ICD10_SYSTEM,

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.appointments import SOURCE, parse_appointment
-from connectors.records import AppointmentRecord, AppointmentStatus
+from core.records import AppointmentRecord, AppointmentStatus
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from connectors.careplan import SOURCE, format_quantity, parse_goal, parse_risk_assessment
 from connectors.fhirmodels import Quantity
-from connectors.records import GoalRecord, TriageLevel, TriageRecord
+from core.records import GoalRecord, TriageLevel, TriageRecord
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,

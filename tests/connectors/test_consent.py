@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.codes import CPR_SYSTEM, SOR_SYSTEM
 from connectors.consent import SOURCE, parse_consent
-from connectors.records import ConsentActorRecord, ConsentRecord
-from gateway.errors import UpstreamBadResponse
+from core.codes import CPR_SYSTEM, SOR_SYSTEM
+from core.errors import UpstreamBadResponse
+from core.records import ConsentActorRecord, ConsentRecord
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,

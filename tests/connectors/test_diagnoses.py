@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from connectors.codes import ICD10_SYSTEM
 from connectors.diagnoses import SOURCE, parse_condition
-from connectors.records import DiagnosisRecord
+from core.codes import ICD10_SYSTEM
+from core.records import DiagnosisRecord
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,

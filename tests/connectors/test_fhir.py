@@ -9,8 +9,8 @@ import httpx
 import pytest
 import respx
 
-from connectors.codes import CPR_SYSTEM
-from gateway.errors import UpstreamBadResponse, UpstreamError, UpstreamHTTPError, UpstreamTimeout
+from core.codes import CPR_SYSTEM
+from core.errors import UpstreamBadResponse, UpstreamError, UpstreamHTTPError, UpstreamTimeout
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,
@@ -273,7 +273,7 @@ async def test_a_body_that_hangs_is_closed_when_the_timeout_strikes() -> None:
     import asyncio
 
     from connectors.fhir import FhirClient
-    from gateway.errors import UpstreamTimeout
+    from core.errors import UpstreamTimeout
 
     closed: list[bool] = []
 

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from connectors.codes import CONFIDENTIALITY_SYSTEM, SOR_SYSTEM
 from connectors.journal import SOURCE, parse_document_reference
-from connectors.records import JournalNoteRecord
+from core.codes import CONFIDENTIALITY_SYSTEM, SOR_SYSTEM
+from core.records import JournalNoteRecord
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,

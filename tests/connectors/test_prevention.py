@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.prevention import OFFER_URL_EXTENSION, SOURCE, parse_service_request
-from connectors.records import PreventionOfferRecord
+from core.records import PreventionOfferRecord
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,

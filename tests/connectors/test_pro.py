@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.pro import SOURCE, parse_questionnaire_response
-from connectors.records import HealthLiteracyRecord
+from core.records import HealthLiteracyRecord
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,

@@ -18,7 +18,7 @@ import pytest
 
 from connectors.fhir import FhirClient
 from connectors.transport import SourceTransport
-from gateway.errors import UpstreamBadResponse, UpstreamError, UpstreamHTTPError, UpstreamTimeout
+from core.errors import UpstreamBadResponse, UpstreamError, UpstreamHTTPError, UpstreamTimeout
 
 CPR = "0101521234"
 Handler = Callable[[str, asyncio.StreamWriter], Awaitable[None]]
@@ -208,7 +208,7 @@ async def test_a_cookie_one_search_got_is_not_sent_with_the_next(
 async def test_a_malformed_answer_is_a_protocol_error_without_the_cpr(
     transport: SourceTransport,
 ) -> None:
-    from gateway.errors import UpstreamProtocolError
+    from core.errors import UpstreamProtocolError
 
     async def handler(target: str, writer: asyncio.StreamWriter) -> None:
         writer.write(b"HTTP/1.1 abc nonsense\r\nContent-Length: 2\r\n\r\n{}")

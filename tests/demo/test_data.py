@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 
+from core.cpr import is_valid_cpr
 from demo import people as p
 from demo.data import RAW_RESOURCE_KEY, RESOURCE_TYPES, build_resources
-from gateway.privacy import is_valid_cpr
 
 CPR_SYSTEM = "urn:oid:1.2.208.176.1.2"
 SOR_SYSTEM = "urn:oid:1.2.208.176.1.1"

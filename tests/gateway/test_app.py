@@ -16,14 +16,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.errors import ConfigError
 from demo.people import PATIENT_COPD
 from gateway.app import create_app
 from gateway.auth import TokenVerifier
 from gateway.demo import EXAMPLE_QUERY
 from gateway.devtokens import DEV_ISSUER
-from gateway.errors import ConfigError
 from gateway.settings import SOURCE_NAMES, Settings
-from gateway.viewer import Role
+from plans.viewer import Role
 from tests.conftest import MakeGateway
 
 ISSUER = "https://idp.test/realms/minplan"
@@ -205,8 +205,8 @@ async def test_cors_allows_configured_front_ends_only(make_gateway: MakeGateway)
     ],
 )
 def test_real_sources_need_a_secret_pseudonym_key(tmp_path: Any, key: str | None) -> None:
+    from core.errors import ConfigError
     from gateway.app import create_app
-    from gateway.errors import ConfigError
     from gateway.settings import SOURCE_NAMES, Settings
 
     values: dict[str, Any] = {f"source_{n}_url": f"http://src.test/{n}" for n in SOURCE_NAMES}

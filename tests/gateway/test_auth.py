@@ -21,9 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from jwt.warnings import InsecureKeyLengthWarning
 
+from core.errors import AuthError, ConfigError
 from gateway.auth import TokenVerifier, bearer_token
-from gateway.errors import AuthError, ConfigError
-from gateway.viewer import Role, Viewer
+from plans.viewer import Role, Viewer
 
 ISSUER = "https://idp.example/realms/minplan"
 JWKS_URL = "https://idp.example/realms/minplan/jwks"

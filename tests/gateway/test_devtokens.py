@@ -14,10 +14,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from core.errors import ConfigError
 from gateway.auth import TokenVerifier
 from gateway.devtokens import DEV_ISSUER, DevIssuer, default_key_path
-from gateway.errors import ConfigError
-from gateway.viewer import Role, Viewer
+from plans.viewer import Role, Viewer
 
 CPR = "0101701234"
 

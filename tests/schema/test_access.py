@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from core.errors import AuditWriteError
 from demo.data import build_resources
 from demo.people import (
     ORG_GP,
@@ -21,9 +22,8 @@ from demo.people import (
     PROXY_OF_BOTH,
 )
 from demo.sources import create_sources_app
-from gateway.audit import AccessRecord
-from gateway.consent import ALL_CLASSES
-from gateway.errors import AuditWriteError
+from plans.audit import AccessRecord
+from plans.consent import ALL_CLASSES
 from tests.conftest import Gateway, MakeGateway
 
 ITEMS = "sourceId"

@@ -1,6 +1,6 @@
 """Never leak: random patients, items, labels, consents and viewers; no denied item comes back.
 
-The oracle below is written from contract §3 alone, not from ``gateway.consent``:
+The oracle below is written from contract §3 alone, not from ``plans.consent``:
 
 - a citizen sees their own plan, or another's with an active ``permit`` Consent whose
   ``proxy`` actor carries their CPR; never a withheld item;

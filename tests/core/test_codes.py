@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.codes import (
+from core.codes import (
     CPR_SYSTEM,
     ICD10_SYSTEM,
     SKS_SYSTEM,

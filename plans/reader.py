@@ -19,18 +19,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from connectors import SearchKey
-from connectors.records import ConsentRecord, Record
-
-from .assembly import assemble_packages, package_id_factory
-from .audit import AccessLog, AccessRecord
-from .consent import Access, ViewerKind, decide_access, filter_records, viewer_kind
-from .errors import AuditWriteError, BadUserInput
-from .metrics import Metrics
-from .model import Plan, SourceStatus
-from .privacy import is_valid_cpr, pseudonymise_cpr
-from .settings import SOURCE_NAMES
-from .sources import SourceResult
-from .viewer import Viewer
+from core.cpr import is_valid_cpr, pseudonymise_cpr
+from core.errors import AuditWriteError, BadUserInput
+from core.metrics import Metrics
+from core.records import ConsentRecord, Record
+from core.sources import SOURCE_NAMES
+from plans.assembly import assemble_packages, package_id_factory
+from plans.audit import AccessLog, AccessRecord
+from plans.consent import Access, ViewerKind, decide_access, filter_records, viewer_kind
+from plans.model import Plan, SourceStatus
+from plans.viewer import Viewer
+from upstream.pipeline import SourceResult
 
 __all__ = ["FetchOne", "PlanReader"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.privacy import is_valid_cpr, mask_cpr, pseudonymise_cpr
+from core.cpr import is_valid_cpr, mask_cpr, pseudonymise_cpr
 
 
 @pytest.mark.parametrize(

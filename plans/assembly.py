@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from connectors.records import (
+from core.records import (
     AppointmentRecord,
     DiagnosisRecord,
     GoalRecord,
@@ -23,8 +23,7 @@ from connectors.records import (
     Record,
     TriageRecord,
 )
-
-from .model import CarePackage, PackageKind, PlanSection
+from plans.model import CarePackage, PackageKind, PlanSection
 
 __all__ = ["assemble_packages", "package_id_factory", "package_kind"]
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import aiosqlite
 
-from gateway.audit.base import (
+from core.errors import AuditWriteError
+from plans.audit.base import (
     COLUMNS,
     DEFAULT_TABLE,
     AccessRecord,
     check_entries_query,
     check_table_name,
 )
-from gateway.errors import AuditWriteError
 
 __all__ = ["SqliteAccessLog"]
 

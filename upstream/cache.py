@@ -26,9 +26,9 @@ from aiocache import Cache, SimpleMemoryCache
 from aiocache.serializers import BaseSerializer
 from pydantic import TypeAdapter
 
-from connectors import SearchKey, records
-
-from .errors import ConfigError
+from connectors import SearchKey
+from core import records
+from core.errors import ConfigError
 
 __all__ = ["CacheEntry", "SourceCache"]
 

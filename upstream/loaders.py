@@ -11,7 +11,7 @@ next loop turn, as a request-scoped loader's would be).
 
 Sharing a batch shares only what the sources said; records are split by patient before
 anything else sees them, and consent filtering runs per request afterwards
-(:mod:`gateway.plans`). Nothing filtered for a viewer is ever shared.
+(:mod:`plans.reader`). Nothing filtered for a viewer is ever shared.
 
 :class:`SourceLoaders` is per request: it remembers what this request asked for, so the
 same plan twice in one query waits on the same future.
@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from strawberry.dataloader import DataLoader
 
 from connectors import SearchKey
-from gateway.sources import SourceRegistry, SourceResult
+from upstream.pipeline import SourceRegistry, SourceResult
 
 __all__ = ["BatchLoaders", "SourceLoaders"]
 

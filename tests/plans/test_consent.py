@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.codes import CPR_SYSTEM, SOR_SYSTEM
-from connectors.records import (
+from core.codes import CPR_SYSTEM, SOR_SYSTEM
+from core.errors import BadUserInput, ConsentUnavailable, Forbidden
+from core.records import (
     AppointmentRecord,
     AppointmentStatus,
     ConsentActorRecord,
@@ -16,7 +17,7 @@ from connectors.records import (
     JournalNoteRecord,
     Record,
 )
-from gateway.consent import (
+from plans.consent import (
     ALL_CLASSES,
     Access,
     ViewerKind,
@@ -24,8 +25,7 @@ from gateway.consent import (
     filter_records,
     is_proxy_for,
 )
-from gateway.errors import BadUserInput, ConsentUnavailable, Forbidden
-from gateway.viewer import Role, Viewer
+from plans.viewer import Role, Viewer
 
 PATIENT = "0101521234"
 PROXY = "1508791234"

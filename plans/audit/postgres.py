@@ -12,14 +12,14 @@ from typing import Any
 
 import asyncpg
 
-from gateway.audit.base import (
+from core.errors import AuditWriteError
+from plans.audit.base import (
     COLUMNS,
     DEFAULT_TABLE,
     AccessRecord,
     check_entries_query,
     check_table_name,
 )
-from gateway.errors import AuditWriteError
 
 __all__ = ["PostgresAccessLog"]
 

@@ -14,15 +14,15 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from gateway.audit import (
+from core.cpr import pseudonymise_cpr
+from core.errors import AuditWriteError, ConfigError
+from plans.audit import (
     AccessLog,
     AccessRecord,
     PostgresAccessLog,
     SqliteAccessLog,
     open_access_log,
 )
-from gateway.errors import AuditWriteError, ConfigError
-from gateway.privacy import pseudonymise_cpr
 from tests.services import postgres_reachable, postgres_url, require_service
 
 KEY = b"test-pseudonym-key"

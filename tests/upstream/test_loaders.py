@@ -120,7 +120,7 @@ class SlowRegistry:
         self.fail = fail
 
     async def fetch(self, key: tuple[str, str], cprs: list[str]) -> list[Any]:
-        from gateway.sources import SourceResult
+        from upstream.pipeline import SourceResult
 
         self.calls.append(list(cprs))
         await asyncio.sleep(0.05)
@@ -133,7 +133,7 @@ class SlowRegistry:
 async def test_a_cancelled_request_does_not_cancel_the_search_it_shares() -> None:
     # Other requests may have joined this search (single flight in SourceRegistry) and
     # wait for its answer: the leaving request alone must not cancel it.
-    from schema.loaders import BatchLoaders, SourceLoaders
+    from upstream.loaders import BatchLoaders, SourceLoaders
 
     registry = SlowRegistry()
     batches = BatchLoaders(registry)  # type: ignore[arg-type]
@@ -147,7 +147,7 @@ async def test_a_cancelled_request_does_not_cancel_the_search_it_shares() -> Non
 
 
 async def test_a_bug_in_a_shared_search_is_a_failed_source_for_each_not_an_exception() -> None:
-    from schema.loaders import BatchLoaders, SourceLoaders
+    from upstream.loaders import BatchLoaders, SourceLoaders
 
     registry = SlowRegistry(fail=True)
     batches = BatchLoaders(registry)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.records import (
+from core.records import (
     AppointmentRecord,
     DiagnosisRecord,
     GoalRecord,

@@ -35,12 +35,11 @@ from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
 from connectors import Connector, Fetched, SearchKey
-from connectors.records import Record
-
-from .cache import CacheEntry, SourceCache
-from .errors import UpstreamBadResponse, UpstreamCircuitOpen, UpstreamError, UpstreamHTTPError
-from .metrics import Metrics
-from .privacy import pseudonymise_cpr
+from core.cpr import pseudonymise_cpr
+from core.errors import UpstreamBadResponse, UpstreamCircuitOpen, UpstreamError, UpstreamHTTPError
+from core.metrics import Metrics
+from core.records import Record
+from upstream.cache import CacheEntry, SourceCache
 
 __all__ = ["SourceRegistry", "SourceResult"]
 

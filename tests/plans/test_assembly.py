@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from connectors.records import (
+from core.records import (
     AppointmentRecord,
     AppointmentStatus,
     DiagnosisRecord,
@@ -19,8 +19,8 @@ from connectors.records import (
     TriageLevel,
     TriageRecord,
 )
-from gateway.assembly import assemble_packages, package_id_factory
-from gateway.model import CarePackage, PackageKind, PlanSection
+from plans.assembly import assemble_packages, package_id_factory
+from plans.model import CarePackage, PackageKind, PlanSection
 
 CPR = "0101521234"
 OTHER_CPR = "2307481234"

@@ -1,11 +1,11 @@
 """The access log ("who has seen my data"): the record, the backend protocol, the factory.
 
 Every plan read by a clinician or a proxy is written here before the answer leaves; if
-the write fails, the read fails (:class:`~gateway.errors.AuditWriteError`). The patient
+the write fails, the read fails (:class:`~core.errors.AuditWriteError`). The patient
 and their proxies read it back newest first.
 
 A CPR number is never stored in clear: ``patient`` and a proxy's ``actor_ref`` are keyed
-pseudonyms made with :func:`gateway.privacy.pseudonymise_cpr`.
+pseudonyms made with :func:`core.cpr.pseudonymise_cpr`.
 
 Example:
     >>> log = open_access_log("sqlite:///:memory:")  # doctest: +SKIP
@@ -21,7 +21,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from gateway.errors import ConfigError
+from core.errors import ConfigError
 
 __all__ = [
     "ACTOR_ROLES",
@@ -31,7 +31,6 @@ __all__ = [
     "AccessRecord",
     "check_entries_query",
     "check_table_name",
-    "open_access_log",
 ]
 
 #: Who is logged: the patient's own reads are not.
@@ -42,11 +41,6 @@ DEFAULT_TABLE = "minplan_access_log"
 # Lower case only (PostgreSQL folds unquoted names), and short enough that the index
 # name derived from it stays within PostgreSQL's 63-character identifier limit.
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
-
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
-_SQLITE_PREFIX = "sqlite:///"
-_POSTGRES_PREFIXES = ("postgresql://", "postgres://")
-_ACCEPTED = "sqlite:///path, sqlite:///:memory:, postgresql://… or postgres://…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,36 +161,3 @@ def check_entries_query(since: datetime | None, limit: int) -> datetime | None:
     if since.tzinfo is None or since.utcoffset() is None:
         raise ValueError("since must be timezone-aware")
     return since.astimezone(UTC)
-
-
-def open_access_log(url: str, *, table: str = DEFAULT_TABLE) -> AccessLog:
-    """Make the access log backend named by ``url`` (not yet started).
-
-    Args:
-        url: ``MINPLAN_AUDIT_URL``: ``sqlite:///relative/path.sqlite3``,
-            ``sqlite:////absolute/path``, ``sqlite:///:memory:``, ``postgresql://…``
-            or ``postgres://…``.
-        table: Table name; tests pass their own to stay apart.
-
-    Raises:
-        ConfigError: Unknown scheme, empty SQLite path, or an unsafe table name.
-
-    >>> type(open_access_log("sqlite:///:memory:")).__name__
-    'SqliteAccessLog'
-    """
-    check_table_name(table)
-    if url.startswith(_SQLITE_PREFIX):
-        path = url.removeprefix(_SQLITE_PREFIX)
-        if not path:
-            raise ConfigError(f"MINPLAN_AUDIT_URL names no SQLite file; use {_ACCEPTED}")
-        from gateway.audit.sqlite import SqliteAccessLog
-
-        return SqliteAccessLog(path, table=table)
-    if url.startswith(_POSTGRES_PREFIXES):
-        from gateway.audit.postgres import PostgresAccessLog
-
-        return PostgresAccessLog(url, table=table)
-    # Never echo the URL: it may carry a password. The scheme alone is safe.
-    scheme = _SCHEME.match(url)
-    given = f" (scheme {scheme.group(1)!r})" if scheme else ""
-    raise ConfigError(f"MINPLAN_AUDIT_URL is not an accepted URL{given}; use {_ACCEPTED}")

@@ -17,11 +17,10 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from connectors.codes import CPR_SYSTEM, SOR_SYSTEM
-from connectors.records import ConsentRecord, Record
-
-from .errors import BadUserInput, ConsentUnavailable, Forbidden
-from .viewer import Viewer
+from core.codes import CPR_SYSTEM, SOR_SYSTEM
+from core.errors import BadUserInput, ConsentUnavailable, Forbidden
+from core.records import ConsentRecord, Record
+from plans.viewer import Viewer
 
 __all__ = [
     "ALL_CLASSES",

@@ -160,7 +160,7 @@ async def test_memory_cache_holds_json_without_cpr_that_the_gc_never_walks(
 async def test_memory_cache_is_written_after_the_answer_and_read_before_it_lands(
     make_gateway: MakeGateway,
 ) -> None:
-    # The write waits (gateway.sources); meanwhile a lookup reads the entry as if written.
+    # The write waits (upstream.pipeline); meanwhile a lookup reads the entry as if written.
     async with make_gateway(cache_ttl=60) as gw:
         registry = gw.app.state.services.registry
         entries = gw.app.state.services.cache._cache._cache
@@ -184,7 +184,7 @@ async def test_memory_cache_writes_land_shortly_after(
 ) -> None:
     import asyncio
 
-    from gateway.sources import FLUSH_AFTER
+    from upstream.pipeline import FLUSH_AFTER
 
     async with make_gateway(cache_ttl=60) as gw:
         registry = gw.app.state.services.registry
@@ -197,7 +197,7 @@ async def test_memory_cache_writes_land_shortly_after(
 async def test_memory_cache_is_bounded_and_expires() -> None:
     import asyncio
 
-    from gateway.cache import CacheEntry, SourceCache
+    from upstream.cache import CacheEntry, SourceCache
 
     cache = SourceCache("memory://", max_age=0.2, max_entries=3)
     search = ("journal", "DocumentReference")

@@ -1,0 +1,69 @@
+"""The access log ("who has seen my data"): every plan read by a clinician or a proxy.
+
+Open the backend named by ``MINPLAN_AUDIT_URL`` with :func:`open_access_log`, ``start``
+it in the app's lifespan, ``record`` each read before its answer leaves (an
+:class:`~core.errors.AuditWriteError` means the read must fail), and read a
+patient's entries back newest first with ``entries``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from core.errors import ConfigError
+from plans.audit.base import (
+    ACTOR_ROLES,
+    DEFAULT_TABLE,
+    AccessLog,
+    AccessRecord,
+    check_table_name,
+)
+from plans.audit.postgres import PostgresAccessLog
+from plans.audit.sqlite import SqliteAccessLog
+
+__all__ = [
+    "ACTOR_ROLES",
+    "DEFAULT_TABLE",
+    "AccessLog",
+    "AccessRecord",
+    "PostgresAccessLog",
+    "SqliteAccessLog",
+    "open_access_log",
+]
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+_SQLITE_PREFIX = "sqlite:///"
+
+_POSTGRES_PREFIXES = ("postgresql://", "postgres://")
+
+_ACCEPTED = "sqlite:///path, sqlite:///:memory:, postgresql://… or postgres://…"
+
+
+def open_access_log(url: str, *, table: str = DEFAULT_TABLE) -> AccessLog:
+    """Make the access log backend named by ``url`` (not yet started).
+
+    Args:
+        url: ``MINPLAN_AUDIT_URL``: ``sqlite:///relative/path.sqlite3``,
+            ``sqlite:////absolute/path``, ``sqlite:///:memory:``, ``postgresql://…``
+            or ``postgres://…``.
+        table: Table name; tests pass their own to stay apart.
+
+    Raises:
+        ConfigError: Unknown scheme, empty SQLite path, or an unsafe table name.
+
+    >>> type(open_access_log("sqlite:///:memory:")).__name__
+    'SqliteAccessLog'
+    """
+    check_table_name(table)
+    if url.startswith(_SQLITE_PREFIX):
+        path = url.removeprefix(_SQLITE_PREFIX)
+        if not path:
+            raise ConfigError(f"MINPLAN_AUDIT_URL names no SQLite file; use {_ACCEPTED}")
+        return SqliteAccessLog(path, table=table)
+    if url.startswith(_POSTGRES_PREFIXES):
+        return PostgresAccessLog(url, table=table)
+    # Never echo the URL: it may carry a password. The scheme alone is safe.
+    scheme = _SCHEME.match(url)
+    given = f" (scheme {scheme.group(1)!r})" if scheme else ""
+    raise ConfigError(f"MINPLAN_AUDIT_URL is not an accepted URL{given}; use {_ACCEPTED}")
