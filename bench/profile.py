@@ -28,7 +28,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "schema extensions built per request": ("get_extensions (",),
     "token verification (PyJWT, ES256)": ("TokenVerifier.verify (",),
     "plan resolver (PlanReader.read, all of it)": ("PlanReader.read (",),
-    "sources: SourceRegistry.fetch (cache, breaker, retry, connector)": ("SourceRegistry.fetch (",),
+    "sources: SourcePipeline.fetch (cache, breaker, retry, connector)": ("SourcePipeline.fetch (",),
     "HTTP client to sources (aiohttp / httpx / httpcore)": (
         "/aiohttp/",
         "/httpx/",

@@ -36,9 +36,11 @@ from core.errors import AuthError, ConfigError
 from core.metrics import Metrics
 from plans.audit import AccessLog, open_access_log
 from plans.reader import PlanReader
-from schema import BatchLoaders, Context, SourceLoaders, build_schema
+from schema import Context, build_schema
 from upstream.cache import SourceCache
-from upstream.pipeline import SourceRegistry
+from upstream.loaders import BatchLoaders, RequestLoaders
+from upstream.pipeline import SourcePipeline
+from upstream.resilience import Resilience
 
 from .auth import TokenVerifier, bearer_token
 from .playground import playground_html
@@ -59,7 +61,7 @@ class Services:
     http: httpx.AsyncClient
     verifier: TokenVerifier
     access_log: AccessLog
-    registry: SourceRegistry
+    pipeline: SourcePipeline
     cache: SourceCache
     plans: PlanReader
     metrics: Metrics
@@ -168,7 +170,7 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
         return Context(
             viewer=request.scope["minplan.viewer"],
             plans=services.plans,
-            loaders=SourceLoaders(services.loaders),
+            loaders=RequestLoaders(services.loaders),
             access_log=services.access_log,
             request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
         )
@@ -292,35 +294,38 @@ def create_app(
             max_age=max(settings.stale_ttl, 1.0),
             max_entries=settings.cache_max_entries,
         )
-        registry = SourceRegistry(
+        pipeline = SourcePipeline(
             connectors,
             metrics=metrics,
             cache=cache,
+            resilience=Resilience(
+                metrics=metrics,
+                breaker_threshold=settings.breaker_threshold,
+                breaker_cooldown=settings.breaker_cooldown,
+                retries=settings.retries,
+            ),
             pseudonym_key=settings.pseudonym_key.encode(),
             fresh_ttl={name: settings.ttl_for(name) for name in connectors},
             # Consent is never served stale: rules we cannot confirm now are unknown rules,
             # and unknown rules fail closed (contract §3).
             stale_ttl={n: 0.0 if n == "consent" else settings.stale_ttl for n in connectors},
-            breaker_threshold=settings.breaker_threshold,
-            breaker_cooldown=settings.breaker_cooldown,
-            retries=settings.retries,
         )
         app.state.services = Services(
             settings=settings,
             http=http,
             verifier=verifier,
             access_log=access_log,
-            registry=registry,
+            pipeline=pipeline,
             cache=cache,
             plans=PlanReader(
-                search_keys=registry.search_keys,
+                search_keys=pipeline.search_keys,
                 access_log=access_log,
                 pseudonym_key=settings.pseudonym_key.encode(),
                 deadline=settings.request_deadline,
                 metrics=metrics,
             ),
             metrics=metrics,
-            loaders=BatchLoaders(registry, max_batch_size=settings.source_batch_size),
+            loaders=BatchLoaders(pipeline, max_batch_size=settings.source_batch_size),
         )
         log.info(
             "Min Plan gateway ready (%s sources, access log %s)",
@@ -330,7 +335,6 @@ def create_app(
         try:
             yield
         finally:
-            registry.close()
             await verifier.aclose()
             await cache.close()
             await access_log.close()
@@ -362,7 +366,7 @@ def create_app(
         # a plan with one source missing is still a plan (each source says so in `sources`).
         services: Services = request.app.state.services
         audit_ok = await services.access_log.ping()
-        breakers = await services.registry.breaker_states()
+        breakers = await services.pipeline.breaker_states()
         cache_ok = await services.cache.ping()
         any_source = any(state != "opened" for state in breakers.values())
         ready = audit_ok and any_source

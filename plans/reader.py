@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from connectors import SearchKey
@@ -29,14 +29,12 @@ from plans.audit import AccessLog, AccessRecord
 from plans.consent import Access, ViewerKind, decide_access, filter_records, viewer_kind
 from plans.model import Plan, SourceStatus
 from plans.viewer import Viewer
+from upstream.loaders import RequestLoaders
 from upstream.pipeline import SourceResult
 
-__all__ = ["FetchOne", "PlanReader"]
+__all__ = ["PlanReader", "resolve_patient"]
 
 log = logging.getLogger(__name__)
-
-#: Fetch one search for one patient (``SourceLoaders.load``, over the app's DataLoaders).
-FetchOne = Callable[[SearchKey, str], Awaitable[SourceResult]]
 
 CONSENT_KEY: SearchKey = ("consent", "Consent")
 _DEADLINE_RESULT = SourceResult((), ok=False, error="request deadline exceeded")
@@ -81,9 +79,11 @@ class PlanReader:
     def pseudonym(self, cpr: str) -> str:
         return pseudonymise_cpr(cpr, self.pseudonym_key)
 
-    async def consents_for(self, fetch: FetchOne, patient: str) -> list[ConsentRecord] | None:
+    async def consents_for(
+        self, loaders: RequestLoaders, patient: str
+    ) -> list[ConsentRecord] | None:
         """The patient's Consents, or None when the consent source failed."""
-        result = await fetch(CONSENT_KEY, patient)
+        result = await loaders.load(CONSENT_KEY, patient)
         if not result.ok:
             return None
         return [r for r in result.records if isinstance(r, ConsentRecord)]
@@ -92,7 +92,7 @@ class PlanReader:
         self,
         viewer: Viewer,
         cpr: str | None,
-        fetch: FetchOne,
+        loaders: RequestLoaders,
         *,
         emergency_reason: str | None = None,
         request_id: str | None = None,
@@ -103,9 +103,9 @@ class PlanReader:
         if viewer_kind(viewer, patient) is ViewerKind.PROXY:
             # Proxy check first: nothing else is fetched for a citizen who may not look.
             decide_access(
-                viewer, patient, await self.consents_for(fetch, patient), emergency_reason
+                viewer, patient, await self.consents_for(loaders, patient), emergency_reason
             )
-        results = await self._fetch_all(fetch, patient, deadline_at)
+        results = await self._fetch_all(loaders, patient, deadline_at)
         consent = results[CONSENT_KEY]
         consents = (
             [r for r in consent.records if isinstance(r, ConsentRecord)] if consent.ok else None
@@ -132,12 +132,14 @@ class PlanReader:
         return plan
 
     async def _fetch_all(
-        self, fetch: FetchOne, patient: str, deadline_at: float
+        self, loaders: RequestLoaders, patient: str, deadline_at: float
     ) -> dict[SearchKey, SourceResult]:
         loop = asyncio.get_running_loop()
         # asyncio.wait leaves what is still pending alone: a DataLoader future that other
         # fields may share is never cancelled by this request's deadline.
-        futures = {key: asyncio.ensure_future(fetch(key, patient)) for key in self.search_keys}
+        futures = {
+            key: asyncio.ensure_future(loaders.load(key, patient)) for key in self.search_keys
+        }
         done, _pending = await asyncio.wait(
             futures.values(), timeout=max(0.0, deadline_at - loop.time())
         )

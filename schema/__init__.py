@@ -21,7 +21,6 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 
 from core.errors import GraphQLFacingError
-from upstream.loaders import BatchLoaders, SourceLoaders
 
 from .context import Context
 from .extensions import (
@@ -41,7 +40,7 @@ from .types.items import (
     Triage,
 )
 
-__all__ = ["SDL_PATH", "BatchLoaders", "Context", "SourceLoaders", "build_schema", "export_sdl"]
+__all__ = ["SDL_PATH", "Context", "build_schema", "export_sdl"]
 
 SDL_PATH = Path(__file__).with_name("minplan.graphql")
 

@@ -9,7 +9,7 @@ from graphql import GraphQLError
 from plans.audit import AccessLog
 from plans.reader import PlanReader
 from plans.viewer import Viewer
-from upstream.loaders import SourceLoaders
+from upstream.loaders import RequestLoaders
 
 __all__ = ["Context"]
 
@@ -20,7 +20,7 @@ class Context:
 
     viewer: Viewer
     plans: PlanReader
-    loaders: SourceLoaders
+    loaders: RequestLoaders
     access_log: AccessLog
     request_id: str
     #: Errors to report next to the data (e.g. SOURCE_UNAVAILABLE), added after execution.

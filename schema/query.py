@@ -68,7 +68,7 @@ class Query:
             plan = await ctx.plans.read(
                 ctx.viewer,
                 cpr,
-                ctx.loaders.load,
+                ctx.loaders,
                 emergency_reason=emergency_reason,
                 request_id=ctx.request_id,
             )
@@ -109,7 +109,7 @@ class Query:
             raise Forbidden("The access log is for the patient and their proxies only.")
         patient = resolve_patient(viewer, cpr)
         if patient != viewer.cpr:
-            consents = await ctx.plans.consents_for(ctx.loaders.load, patient)
+            consents = await ctx.plans.consents_for(ctx.loaders, patient)
             if consents is None:
                 raise ConsentUnavailable(
                     "The consent registry cannot be reached, so your power of attorney "

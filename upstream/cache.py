@@ -1,20 +1,25 @@
-"""The shared source cache (aiocache): what each search returned, per patient, for everyone.
+"""The source cache: what each search returned, per patient, for everyone.
 
 Only raw source results are cached, keyed by search and a keyed pseudonym of the CPR, never
 anything filtered for a viewer: consent runs after the cache, on every request. Entries live
 for the longest stale window; whether one is *fresh* (served instead of calling the source)
 or only *stale* (served if the source fails) is decided by its age on read.
 
-Backends: ``memory://`` (default, per process) and ``redis://host:port/db`` (shared by every
-gateway instance). Both hold the same value: the records as JSON bytes without the patient's
-CPR, validated on the way back in, so a cache entry can never become code the way a pickle
-could. In memory that also keeps the cache out of the garbage collector's way: bytes are not
-tracked, where cached record objects were (about 50,000 objects at 10,000 entries, a 50 ms
-full collection every few hundred plans on the bench machine).
+Backends: ``memory://`` (default, per process: a bounded ``cachetools.TTLCache``) and
+``redis://host:port/db`` (aiocache; shared by every gateway instance). Both hold the same
+value: the records as JSON bytes without the patient's CPR, validated on the way back in,
+so a cache entry can never become code the way a pickle could. Bytes also keep the memory
+cache out of the garbage collector's way (bytes are not tracked; record objects were).
+
+Memory-cache writes are deferred (write-behind): what a search returned is written
+:data:`WRITE_DELAY` after the answers are handed out, batched, and read as cache entries
+until then, so serialising never delays a plan. A shared cache is written at once, so that
+another instance can serve the entries as soon as this one has answered.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -22,17 +27,21 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
-from aiocache import Cache, SimpleMemoryCache
+from aiocache import Cache
 from aiocache.serializers import BaseSerializer
+from cachetools import TTLCache
 from pydantic import TypeAdapter
 
 from connectors import SearchKey
 from core import records
 from core.errors import ConfigError
 
-__all__ = ["CacheEntry", "SourceCache"]
+__all__ = ["WRITE_DELAY", "CacheEntry", "SourceCache"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds memory-cache writes wait: into a time the gateway waits for its sources anyway.
+WRITE_DELAY = 0.01
 
 _RECORD_TYPES: dict[str, type[records.Record]] = {
     cls.__name__: cls
@@ -91,87 +100,44 @@ class RecordSerializer(BaseSerializer):  # type: ignore[misc]
             return None
 
 
-class BoundedMemoryCache(SimpleMemoryCache):  # type: ignore[misc]
-    """aiocache's memory backend with a size bound and lazy expiry.
-
-    Written here because aiocache's own memory backend has neither: it grows without limit
-    and keeps an asyncio timer per key. A gateway asked for a new patient each request
-    would hold every patient of the stale window (minutes) in memory, and Python's
-    garbage collector would spend ever longer walking it (measured: half the CPU in the
-    benchmark's soak). Here the oldest entries go first past ``max_entries``, and an
-    expired entry is dropped when read.
-    """
-
-    def __init__(self, *, max_entries: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.max_entries = max_entries
-        self._expires: dict[str, float] = {}
-
-    def _live(self, key: str, now: float) -> object | None:
-        value: object | None = self._cache.get(key)
-        if value is not None and self._expires.get(key, now + 1) <= now:
-            self._cache.pop(key, None)
-            self._expires.pop(key, None)
-            return None
-        return value
-
-    async def _get(self, key: str, encoding: str = "utf-8", _conn: Any = None) -> object | None:
-        return self._live(key, time.monotonic())
-
-    async def _multi_get(
-        self, keys: list[str], encoding: str = "utf-8", _conn: Any = None
-    ) -> list[object | None]:
-        now = time.monotonic()
-        return [self._live(key, now) for key in keys]
-
-    async def _set(
-        self, key: str, value: object, ttl: float | None = None, _cas_token: Any = None,
-        _conn: Any = None,
-    ) -> bool:  # fmt: skip
-        self._cache.pop(key, None)  # re-insert: dict order is age order
-        self._cache[key] = value
-        if ttl:
-            self._expires[key] = time.monotonic() + ttl
-        while len(self._cache) > self.max_entries:
-            oldest = next(iter(self._cache))
-            del self._cache[oldest]
-            self._expires.pop(oldest, None)
-        return True
-
-    async def _delete(self, key: str, _conn: Any = None) -> int:
-        self._expires.pop(key, None)
-        return 1 if self._cache.pop(key, None) is not None else 0
-
-    async def _clear(self, namespace: str | None = None, _conn: Any = None) -> bool:
-        self._cache.clear()
-        self._expires.clear()
-        return True
+_Key = tuple[SearchKey, str]  # (search, patient pseudonym)
 
 
 class SourceCache:
-    """Per-search, per-patient source results, behind aiocache."""
+    """Per-search, per-patient source results; entries live ``max_age`` seconds at most."""
 
     def __init__(
-        self, url: str, *, max_age: float, max_entries: int = 10_000, timeout: float = 0.25
+        self,
+        url: str,
+        *,
+        max_age: float,
+        max_entries: int = 10_000,
+        timeout: float = 0.25,
+        write_delay: float = WRITE_DELAY,
     ) -> None:
-        try:
-            cache = (
-                BoundedMemoryCache(max_entries=max_entries)
-                if url.startswith("memory://")
-                else Cache.from_url(url)
-            )
-        except Exception as exc:
-            raise ConfigError(
-                f"Config MINPLAN_CACHE_URL={url.split('@')[-1]!r} is not memory:// or "
-                "redis://host:port/db"
-            ) from exc
-        self.shared = not url.startswith("memory")
-        cache.serializer = RecordSerializer()
-        cache.namespace = "minplan:v1:"
-        # A dict lookup needs no timeout; aiocache would wrap each call in asyncio.wait_for.
-        cache.timeout = timeout if self.shared else None
-        self._cache = cache
+        self.shared = not url.startswith("memory://")
         self.max_age = max_age
+        self._serializer = RecordSerializer()
+        self._memory: TTLCache[str, bytes] | None = None
+        self._redis: Any = None
+        if not self.shared:
+            self._memory = TTLCache(maxsize=max_entries, ttl=max_age)
+        else:
+            try:
+                self._redis = Cache.from_url(url)
+            except Exception as exc:
+                raise ConfigError(
+                    f"Config MINPLAN_CACHE_URL={url.split('@')[-1]!r} is not memory:// or "
+                    "redis://host:port/db"
+                ) from exc
+            self._redis.serializer = self._serializer
+            self._redis.namespace = "minplan:v1:"
+            self._redis.timeout = timeout
+        self._write_delay = write_delay
+        # Memory only: entries not written yet, readable as if they were (write-behind).
+        self._unwritten: dict[_Key, CacheEntry] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._writing: asyncio.Task[None] | None = None
 
     @staticmethod
     def key(search: SearchKey, patient_ref: str) -> str:
@@ -186,41 +152,101 @@ class SourceCache:
         A cache outage reads as misses.
         """
         keys = [self.key(search, ref) for _cpr, ref in patients]
-        try:
-            found: list[CacheEntry | None] = await self._cache.multi_get(keys)
-        except Exception as exc:
-            log.warning("source cache read failed (%s): treated as a miss", type(exc).__name__)
-            return [None] * len(keys)
-        return [
+        stored: list[CacheEntry | None]
+        if self._memory is not None:
+            memory = self._memory
+            stored = [self._serializer.loads(memory.get(k)) for k in keys]
+        else:
+            try:
+                stored = await self._redis.multi_get(keys)
+            except Exception as exc:
+                log.warning("source cache read failed (%s): treated as a miss", type(exc).__name__)
+                return [None] * len(keys)
+        found = [
             None
             if entry is None
             else CacheEntry(entry.fetched_at, tuple(replace(r, patient=cpr) for r in entry.records))
-            for entry, (cpr, _ref) in zip(found, patients, strict=True)
+            for entry, (cpr, _ref) in zip(stored, patients, strict=True)
         ]
+        if self._unwritten:  # newer than what is stored, and still holding the patient
+            pending = self._unwritten
+            found = [
+                pending.get((search, ref), e)
+                for (_cpr, ref), e in zip(patients, found, strict=True)
+            ]
+        return found
 
-    async def set_many(self, search: SearchKey, entries: Sequence[tuple[str, CacheEntry]]) -> None:
-        pairs = [(self.key(search, ref), entry) for ref, entry in entries]
-        if not pairs:
+    async def put_many(self, search: SearchKey, entries: Sequence[tuple[str, CacheEntry]]) -> None:
+        """Store (pseudonym, entry) pairs: in memory a moment later, in Redis now."""
+        if not entries:
             return
+        if self._memory is not None:
+            self._unwritten.update(((search, ref), entry) for ref, entry in entries)
+            if self._timer is None:
+                loop = asyncio.get_running_loop()
+                self._timer = loop.call_later(self._write_delay, self._write_soon)
+            return
+        pairs = [(self.key(search, ref), entry) for ref, entry in entries]
         try:
-            await self._cache.multi_set(pairs, ttl=self.max_age)
+            await self._redis.multi_set(pairs, ttl=self.max_age)
         except Exception as exc:
             log.warning("source cache write failed (%s): not cached", type(exc).__name__)
 
+    def _write_soon(self) -> None:
+        # A task of its own, tied to no request: a client going away cannot cut it short.
+        self._timer = None
+        if self._writing is not None and not self._writing.done():
+            self._timer = asyncio.get_running_loop().call_later(self._write_delay, self._write_soon)
+            return
+        if self._unwritten:
+            self._writing = asyncio.get_running_loop().create_task(self._write_pending())
+
+    async def _write_pending(self) -> None:
+        memory = self._memory
+        assert memory is not None
+        unwritten = dict(self._unwritten)
+        for (search, ref), entry in unwritten.items():
+            if memory.maxsize:  # 0: nothing is kept
+                memory[self.key(search, ref)] = self._serializer.dumps(entry)
+            # An entry replaced by a newer one meanwhile stays for the next write.
+            if self._unwritten.get((search, ref)) is entry:
+                del self._unwritten[(search, ref)]
+
+    async def flush(self) -> None:
+        """Write what is deferred, and wait until it is written (tests, tools)."""
+        while self._unwritten or (self._writing is not None and not self._writing.done()):
+            if self._writing is not None and not self._writing.done():
+                await self._writing
+                continue
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self._writing = asyncio.get_running_loop().create_task(self._write_pending())
+            await self._writing
+
+    def stored(self) -> list[bytes]:
+        """The memory cache's stored values, as bytes (what a heap dump would show)."""
+        return list(self._memory.values()) if self._memory is not None else []
+
     async def ping(self) -> bool:
+        if self._redis is None:
+            return True
         try:
-            await self._cache.exists("ping")
+            await self._redis.exists("ping")
         except Exception:
             return False
         return True
 
-    async def clear(self) -> None:
-        await self._cache.clear()
-
     async def close(self) -> None:
-        client = getattr(self._cache, "client", None)
-        if client is not None:
-            # aiocache 0.12 closes redis-py with its deprecated close(); aclose() directly.
-            await client.aclose()
-        else:
-            await self._cache.close()
+        """Drop pending memory writes (the memory cache goes with the process); close Redis."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._unwritten.clear()
+        if self._redis is not None:
+            client = getattr(self._redis, "client", None)
+            if client is not None:
+                # aiocache 0.12 closes redis-py with its deprecated close(); aclose() directly.
+                await client.aclose()
+            else:
+                await self._redis.close()

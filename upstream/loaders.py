@@ -13,7 +13,7 @@ Sharing a batch shares only what the sources said; records are split by patient 
 anything else sees them, and consent filtering runs per request afterwards
 (:mod:`plans.reader`). Nothing filtered for a viewer is ever shared.
 
-:class:`SourceLoaders` is per request: it remembers what this request asked for, so the
+:class:`RequestLoaders` is per request: it remembers what this request asked for, so the
 same plan twice in one query waits on the same future.
 """
 
@@ -27,9 +27,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from strawberry.dataloader import DataLoader
 
 from connectors import SearchKey
-from upstream.pipeline import SourceRegistry, SourceResult
+from upstream.pipeline import SourcePipeline, SourceResult
 
-__all__ = ["BatchLoaders", "SourceLoaders"]
+__all__ = ["BatchLoaders", "RequestLoaders"]
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,17 @@ _LoadFn = Callable[[list[str]], Awaitable[Sequence[SourceResult]]]
 class BatchLoaders:
     """The app's batching loaders; ``max_batch_size`` caps the patients of one search."""
 
-    def __init__(self, registry: SourceRegistry, *, max_batch_size: int = 10) -> None:
-        self._registry = registry
+    def __init__(self, pipeline: SourcePipeline, *, max_batch_size: int = 10) -> None:
+        self._pipeline = pipeline
         self._loaders: dict[SearchKey, DataLoader[str, SourceResult]] = {
             key: DataLoader(load_fn=self._load_fn(key), max_batch_size=max_batch_size, cache=False)
-            for key in registry.search_keys
+            for key in pipeline.search_keys
         }
 
     def _load_fn(self, key: SearchKey) -> _LoadFn:
         async def load(cprs: list[str]) -> Sequence[SourceResult]:
             try:
-                return await self._registry.fetch(key, cprs)
+                return await self._pipeline.fetch(key, cprs)
             except Exception:
                 # fetch answers failures as results; an exception is a bug. It must not
                 # reach the other requests of the batch as theirs: each gets a failed
@@ -68,7 +68,7 @@ class BatchLoaders:
         return asyncio.shield(future)
 
 
-class SourceLoaders:
+class RequestLoaders:
     """One request's view of the batching loaders: each search and patient asked once."""
 
     def __init__(self, batches: BatchLoaders) -> None:

@@ -146,8 +146,8 @@ async def test_memory_cache_holds_json_without_cpr_that_the_gc_never_walks(
     async with make_gateway(cache_ttl=60) as gw:
         token = gw.citizen(PATIENT_COPD)
         fresh = await gw.data(PLAN, token)
-        await gw.app.state.services.registry.flush()  # written after the answer, not during
-        values = list(gw.app.state.services.cache._cache._cache.values())
+        await gw.app.state.services.cache.flush()  # written after the answer, not during
+        values = gw.app.state.services.cache.stored()
         cached = await gw.data(PLAN, token)
     assert len(values) == 8, "one entry per search"
     assert all(isinstance(v, bytes) and PATIENT_COPD.encode() not in v for v in values)
@@ -162,21 +162,21 @@ async def test_memory_cache_is_written_after_the_answer_and_read_before_it_lands
 ) -> None:
     # The write waits (upstream.pipeline); meanwhile a lookup reads the entry as if written.
     async with make_gateway(cache_ttl=60) as gw:
-        registry = gw.app.state.services.registry
-        entries = gw.app.state.services.cache._cache._cache
+        pipeline = gw.app.state.services.pipeline
+        cache = gw.app.state.services.cache
         key = ("diagnoses", "Condition")
-        [first] = await registry.fetch(key, [PATIENT_COPD])
+        [first] = await pipeline.fetch(key, [PATIENT_COPD])
         assert first.ok and first.records and not first.cached
-        assert not entries, "nothing written while answers are being handed out"
-        [again] = await registry.fetch(key, [PATIENT_COPD])
+        assert not cache.stored(), "nothing written while answers are being handed out"
+        [again] = await pipeline.fetch(key, [PATIENT_COPD])
         assert again.cached and again.records is first.records
         assert gw.upstream.searches() == [key]
-        await registry.flush()
-        assert len(entries) == 1
-        [cached] = await registry.fetch(key, [PATIENT_COPD])
+        await cache.flush()
+        assert len(cache.stored()) == 1
+        [cached] = await pipeline.fetch(key, [PATIENT_COPD])
         assert cached.cached and cached.records == first.records
         assert gw.upstream.searches() == [key]
-        assert not registry._inflight
+        assert pipeline.in_flight == 0
 
 
 async def test_memory_cache_writes_land_shortly_after(
@@ -184,14 +184,14 @@ async def test_memory_cache_writes_land_shortly_after(
 ) -> None:
     import asyncio
 
-    from upstream.pipeline import FLUSH_AFTER
+    from upstream.cache import WRITE_DELAY
 
     async with make_gateway(cache_ttl=60) as gw:
-        registry = gw.app.state.services.registry
-        await registry.fetch(("consent", "Consent"), [PATIENT_COPD])
-        await asyncio.sleep(FLUSH_AFTER * 4)
-        assert len(gw.app.state.services.cache._cache._cache) == 1
-        assert not registry._inflight
+        pipeline = gw.app.state.services.pipeline
+        await pipeline.fetch(("consent", "Consent"), [PATIENT_COPD])
+        await asyncio.sleep(WRITE_DELAY * 4)
+        assert len(gw.app.state.services.cache.stored()) == 1
+        assert pipeline.in_flight == 0
 
 
 async def test_memory_cache_is_bounded_and_expires() -> None:
@@ -201,7 +201,8 @@ async def test_memory_cache_is_bounded_and_expires() -> None:
 
     cache = SourceCache("memory://", max_age=0.2, max_entries=3)
     search = ("journal", "DocumentReference")
-    await cache.set_many(search, [(f"p{i}", CacheEntry(0.0, ())) for i in range(5)])
+    await cache.put_many(search, [(f"p{i}", CacheEntry(0.0, ())) for i in range(5)])
+    await cache.flush()
     found = await cache.get_many(search, [(f"cpr{i}", f"p{i}") for i in range(5)])
     assert [e is not None for e in found] == [False, False, True, True, True], "oldest go first"
     await asyncio.sleep(0.25)

@@ -109,8 +109,8 @@ async def test_one_patients_unreadable_consent_fails_only_that_patient(
     assert any("," in patients for patients in consent_searches), "the search was shared"
 
 
-class SlowRegistry:
-    """Stands in for SourceRegistry: one search key, slow answers, counted calls."""
+class SlowPipeline:
+    """Stands in for SourcePipeline: one search key, slow answers, counted calls."""
 
     search_keys = (("journal", "DocumentReference"),)
 
@@ -131,29 +131,29 @@ class SlowRegistry:
 
 
 async def test_a_cancelled_request_does_not_cancel_the_search_it_shares() -> None:
-    # Other requests may have joined this search (single flight in SourceRegistry) and
+    # Other requests may have joined this search (single flight in SourcePipeline) and
     # wait for its answer: the leaving request alone must not cancel it.
-    from upstream.loaders import BatchLoaders, SourceLoaders
+    from upstream.loaders import BatchLoaders, RequestLoaders
 
-    registry = SlowRegistry()
-    batches = BatchLoaders(registry)  # type: ignore[arg-type]
-    key = registry.search_keys[0]
-    leaving = asyncio.ensure_future(SourceLoaders(batches).load(key, PATIENT_COPD))
+    pipeline = SlowPipeline()
+    batches = BatchLoaders(pipeline)  # type: ignore[arg-type]
+    key = pipeline.search_keys[0]
+    leaving = asyncio.ensure_future(RequestLoaders(batches).load(key, PATIENT_COPD))
     await asyncio.sleep(0.01)  # its search is under way
     leaving.cancel()
     await asyncio.sleep(0.1)
-    assert registry.calls == [[PATIENT_COPD]]
-    assert registry.completed == 1, "the shared search was cancelled with the request"
+    assert pipeline.calls == [[PATIENT_COPD]]
+    assert pipeline.completed == 1, "the shared search was cancelled with the request"
 
 
 async def test_a_bug_in_a_shared_search_is_a_failed_source_for_each_not_an_exception() -> None:
-    from upstream.loaders import BatchLoaders, SourceLoaders
+    from upstream.loaders import BatchLoaders, RequestLoaders
 
-    registry = SlowRegistry(fail=True)
-    batches = BatchLoaders(registry)  # type: ignore[arg-type]
-    key = registry.search_keys[0]
+    pipeline = SlowPipeline(fail=True)
+    batches = BatchLoaders(pipeline)  # type: ignore[arg-type]
+    key = pipeline.search_keys[0]
     results = await asyncio.gather(
-        SourceLoaders(batches).load(key, PATIENT_COPD),
-        SourceLoaders(batches).load(key, PATIENT_LBP),
+        RequestLoaders(batches).load(key, PATIENT_COPD),
+        RequestLoaders(batches).load(key, PATIENT_LBP),
     )
     assert [(r.ok, r.error) for r in results] == [(False, "internal error")] * 2
