@@ -16,20 +16,8 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 import orjson
 
-from connectors.transport import (
-    BodyTooLarge,
-    RawResponse,
-    SourceTransport,
-    body_limit,
-    read_within,
-)
-from core.errors import (
-    UpstreamBadResponse,
-    UpstreamError,
-    UpstreamHTTPError,
-    UpstreamProtocolError,
-    UpstreamTimeout,
-)
+from connectors.transport import Http, get_page
+from core.errors import UpstreamBadResponse, UpstreamHTTPError, UpstreamTimeout
 
 __all__ = ["CPR_SYSTEM", "FhirClient", "SearchPage", "SearchResult"]
 
@@ -71,12 +59,10 @@ class SearchResult:
 class FhirClient:
     """Searches one FHIR source over an injected, shared ``httpx.AsyncClient`` or transport.
 
-    Given the app's :class:`~connectors.transport.SourceTransport`, each page is one plain
-    aiohttp GET on its pool, with no httpx objects (see that module for the numbers). Given
-    another transport, requests go straight to it: a search needs none of the client's
-    cookies, auth flows, redirects or URL merging, and skipping them cut the gateway's CPU
-    per cold plan by about a quarter (4.2 → 3.0 ms, in-process, 2 cores). Given a client
-    (tests with respx do), requests go through it.
+    Each page is one :func:`~connectors.transport.get_page`: on the app's
+    :class:`~connectors.transport.SourceTransport` a plain aiohttp GET; on another transport
+    straight to it (a search needs none of a client's cookies, auth flows, redirects or URL
+    merging); on a client (tests with respx), through it.
 
     Example:
         >>> client = FhirClient(http, source="appointments", base_url="http://x/fhir")
@@ -85,7 +71,7 @@ class FhirClient:
 
     def __init__(
         self,
-        http: httpx.AsyncClient | httpx.AsyncBaseTransport,
+        http: Http,
         *,
         source: str,
         base_url: str,
@@ -148,53 +134,15 @@ class FhirClient:
 
     async def fetch_page(self, url: httpx.URL | str) -> SearchPage:
         """One page of a search, read and checked."""
-        try:
-            response = await self._get(url)
-        except BodyTooLarge as exc:
-            # Decoding and parsing are synchronous: a huge page would stall every request.
-            raise UpstreamBadResponse(self.source, "page too large") from exc
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(self.source) from exc
-        except (httpx.RemoteProtocolError, httpx.UnsupportedProtocol) as exc:
-            # Asking again gets the same broken answer: not retried (upstream.pipeline).
-            raise UpstreamProtocolError(self.source) from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamError(self.source, "connection failed") from exc
+        response = await get_page(
+            self.http, str(url), _HEADERS, source=self.source, max_bytes=MAX_PAGE_BYTES
+        )
         if response.status != 200:
             raise UpstreamHTTPError(self.source, response.status)
         content_type = response.content_type.split(";")[0].strip().lower()
         if content_type not in _JSON_TYPES:
             raise UpstreamBadResponse(self.source, "not FHIR JSON")
         return self._read_bundle(response.body)
-
-    async def _get(self, url: httpx.URL | str) -> RawResponse:
-        http = self.http
-        if isinstance(http, SourceTransport):  # the app's: no httpx objects per search
-            return await http.get(str(url), _HEADERS, max_bytes=MAX_PAGE_BYTES)
-        if isinstance(http, httpx.AsyncClient):
-            response = await http.send(
-                http.build_request("GET", url, headers=_HEADERS), stream=True
-            )
-        else:
-            response = await http.handle_async_request(httpx.Request("GET", url, headers=_HEADERS))
-        status = response.status_code
-        try:
-            declared = response.headers.get("content-length", "")
-            body = await read_within(
-                response.aiter_bytes(),
-                declared=int(declared) if declared.isdigit() else None,
-                max_bytes=body_limit(status, MAX_PAGE_BYTES),
-            )
-        except BodyTooLarge:
-            if status == 200:
-                raise
-            body = b""  # an error's body is not used
-        finally:
-            # Read to the end, refused, cancelled (the source's timeout) or broken mid-body:
-            # the pooled connection goes back (or is closed) now, or a hanging source would
-            # drain the pool for all.
-            await response.aclose()
-        return RawResponse(status, response.headers.get("content-type", ""), body)
 
     def _read_bundle(self, body: bytes) -> SearchPage:
         try:

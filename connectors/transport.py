@@ -1,18 +1,15 @@
-"""The HTTP transport to the sources: httpx-aiohttp's, plus a whole-body GET for searches.
+"""The HTTP path to the sources: one GET, read whole within a limit, failures converted once.
 
-:class:`SourceTransport` *is* an httpx transport (``httpx-aiohttp``'s ``AiohttpTransport``):
-``httpx.AsyncClient(transport=...)`` works as ever, and tests swap in any httpx transport
-or respx. It adds :meth:`SourceTransport.get`, which the FHIR client uses for its searches
-when it has one: the same aiohttp session and pool, but no ``httpx.Request`` and
-``httpx.Response`` around each search.
+:func:`get_page` is the only way a source is read. It takes the app's
+:class:`SourceTransport` (httpx-aiohttp's transport, plus a plain aiohttp GET on its pool:
+no ``httpx.Request``/``httpx.Response`` per search), or any other httpx transport or client
+(tests pass respx or ``httpx.MockTransport``). Either way the body is counted while it is
+read (:func:`read_within`), and a failure becomes one of :mod:`core.errors`' upstream
+errors here, naming the source, with the library's exception as its cause.
 
-Why by hand: each search built an ``httpx.Request``, whose URL httpx parses and checks
-character by character (about 20 µs hot for a search URL, 85 µs in the gateway's request
-path), then the adapter turned it back into a string for aiohttp, which parsed it again,
-and the body came back through httpx's streaming layer. No library offers a plain GET on
-httpx-aiohttp's session. Measured on the bench machine (2 cores), in-process with sources
-answering at once: 0.62 → 0.54 ms of CPU per search; (a, 20 ms) at 1 client: p50 29.6 →
-28.5 ms, CPU per plan 10.6 → 9.1 ms (``bench/``, A/B over 3 alternating rounds).
+Why a hand-written GET: httpx parses and checks every search URL character by character,
+and the adapter hands it to aiohttp, which parses it again; no library offers a plain GET
+on httpx-aiohttp's session. ``bench/RESULTS.md`` has the measurements.
 """
 
 from __future__ import annotations
@@ -25,15 +22,24 @@ import httpx
 from aiohttp import ClientSession
 from httpx_aiohttp import AiohttpTransport
 
-__all__ = ["BodyTooLarge", "RawResponse", "SourceTransport", "body_limit", "read_within"]
+from core.errors import (
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
+
+__all__ = ["RawResponse", "SourceTransport", "get_page", "read_within"]
+
+#: What any transport the FHIR client is given may be.
+Http = httpx.AsyncClient | httpx.AsyncBaseTransport
 
 #: What is read of an answer other than 200 OK, whose body is never used: a small one is
 #: read (the connection then serves the next search), a larger one is not (it is closed).
 ERROR_BODY_BYTES = 64 * 1024
 
 #: No aiohttp timer per search: the caller bounds the whole search (FhirClient.search,
-#: ``asyncio.timeout``). aiohttp's default (5 minutes in all) armed and cancelled a timer
-#: for every GET, about 2% of the gateway's CPU at 1 client.
+#: ``asyncio.timeout``); aiohttp's default armed and cancelled a timer for every GET.
 _CALLER_BOUNDS_IT = aiohttp.ClientTimeout(total=None, sock_connect=None)
 
 
@@ -71,7 +77,7 @@ async def read_within(
     return b"".join(parts)
 
 
-def body_limit(status: int, max_bytes: int) -> int:
+def _body_limit(status: int, max_bytes: int) -> int:
     """How much of an answer to read: ``max_bytes`` of a 200, :data:`ERROR_BODY_BYTES` of
     anything else, whose status is the answer (a 503 with a big page is still a 503).
     """
@@ -79,7 +85,7 @@ def body_limit(status: int, max_bytes: int) -> int:
 
 
 class SourceTransport(AiohttpTransport):
-    """httpx-aiohttp's transport with :meth:`get`, a GET read to the end."""
+    """httpx-aiohttp's transport; :func:`get_page` reads through its aiohttp session."""
 
     def get_client(self) -> ClientSession:
         """httpx-aiohttp's session, but keeping no cookies (and no Unix socket, local
@@ -101,57 +107,98 @@ class SourceTransport(AiohttpTransport):
             self.client = self.get_client()
         return self.client
 
-    async def get(
-        self, url: str, headers: Mapping[str, str], *, max_bytes: int | None = None
-    ) -> RawResponse:
-        """GET ``url`` and read the whole body (refused past ``max_bytes``: :func:`read_within`).
 
-        Failures are raised as httpx's exceptions (``httpx.TimeoutException``,
-        ``httpx.ConnectError``, ...), so callers handle one family whichever path they
-        take; a body past ``max_bytes`` as :class:`BodyTooLarge`. Cancelled mid-body (the
-        caller's timeout) or refused, the connection is closed, not pooled again. The
-        caller bounds the time: this sets no timeout of its own.
-        """
+async def get_page(
+    http: Http, url: str, headers: Mapping[str, str], *, source: str, max_bytes: int
+) -> RawResponse:
+    """GET ``url`` and read the whole body; a 200's body is refused past ``max_bytes``.
+
+    Of any other status only a little is read (it is the answer, its body is not used).
+    The caller bounds the time: this sets no timeout of its own. Cancelled mid-body or
+    refused, the connection is closed, not pooled again.
+
+    Raises:
+        UpstreamTimeout, UpstreamProtocolError, UpstreamBadResponse (page too large),
+        UpstreamError (connection failed): each naming ``source``.
+    """
+    try:
+        if isinstance(http, SourceTransport):
+            return await _get_aiohttp(http.session(), url, headers, max_bytes)
+        return await _get_httpx(http, url, headers, max_bytes)
+    except BodyTooLarge as exc:
+        # Decoding and parsing are synchronous: a huge page would stall every request.
+        raise UpstreamBadResponse(source, "page too large") from exc
+    except aiohttp.ClientError as exc:
+        # Not chained: aiohttp's messages carry the search URL, and so the patients' CPRs.
+        raise _upstream_error(exc, source) from None
+    except httpx.HTTPError as exc:
+        raise _upstream_error(exc, source) from exc
+
+
+async def _get_aiohttp(
+    session: ClientSession, url: str, headers: Mapping[str, str], max_bytes: int
+) -> RawResponse:
+    async with session.get(
+        url, headers=headers, allow_redirects=False, timeout=_CALLER_BOUNDS_IT
+    ) as response:
+        status, declared = response.status, response.content_length
+        limit = _body_limit(status, max_bytes)
         try:
-            async with self.session().get(
-                url, headers=headers, allow_redirects=False, timeout=_CALLER_BOUNDS_IT
-            ) as response:
-                status, declared = response.status, response.content_length
-                limit = None if max_bytes is None else body_limit(status, max_bytes)
-                try:
-                    if limit is None:
-                        body = await response.read()
-                    elif declared is not None and "Content-Encoding" not in response.headers:
-                        # As long as declared, no more: read() takes exactly that (faster).
-                        if declared > limit:
-                            raise BodyTooLarge
-                        body = await response.read()
-                    else:
-                        chunks = response.content.iter_any()
-                        body = await read_within(chunks, declared=declared, max_bytes=limit)
-                except BodyTooLarge:
-                    if status == 200:
-                        raise
-                    body = b""  # an error's body is not used; its connection is closed
-                return RawResponse(status, response.headers.get("Content-Type", ""), body)
-        except aiohttp.ClientError as exc:
-            raise _as_httpx(exc) from exc
+            if declared is not None and "Content-Encoding" not in response.headers:
+                # As long as declared, no more: read() takes exactly that (faster).
+                if declared > limit:
+                    raise BodyTooLarge
+                body = await response.read()
+            else:
+                chunks = response.content.iter_any()
+                body = await read_within(chunks, declared=declared, max_bytes=limit)
+        except BodyTooLarge:
+            if status == 200:
+                raise
+            body = b""  # an error's body is not used; its connection is closed
+        return RawResponse(status, response.headers.get("Content-Type", ""), body)
 
 
-def _as_httpx(exc: aiohttp.ClientError) -> httpx.TransportError:
-    # httpx-aiohttp's own map reads a refused connection as httpx.ConnectTimeout (its first
-    # match for ClientConnectorError); a refused connection is a fast failure, worth a retry,
-    # where a timeout is not (upstream.pipeline). Most specific first. The message is only
-    # the type: aiohttp's messages carry the search URL, and so the patients' CPRs.
-    message = type(exc).__name__
-    if isinstance(exc, aiohttp.ServerTimeoutError):
-        return httpx.TimeoutException(message)
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(message)
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return httpx.ReadError(message)
-    if isinstance(exc, aiohttp.ClientResponseError):  # a malformed answer, not the network
-        return httpx.RemoteProtocolError(message)
-    if isinstance(exc, aiohttp.InvalidURL):
-        return httpx.UnsupportedProtocol(message)
-    return httpx.NetworkError(message)
+async def _get_httpx(
+    http: Http, url: str, headers: Mapping[str, str], max_bytes: int
+) -> RawResponse:
+    if isinstance(http, httpx.AsyncClient):
+        response = await http.send(http.build_request("GET", url, headers=headers), stream=True)
+    else:
+        response = await http.handle_async_request(httpx.Request("GET", url, headers=headers))
+    status = response.status_code
+    try:
+        declared = response.headers.get("content-length", "")
+        body = await read_within(
+            response.aiter_bytes(),
+            declared=int(declared) if declared.isdigit() else None,
+            max_bytes=_body_limit(status, max_bytes),
+        )
+    except BodyTooLarge:
+        if status == 200:
+            raise
+        body = b""  # an error's body is not used
+    finally:
+        # Read to the end, refused, cancelled (the source's timeout) or broken mid-body:
+        # the pooled connection goes back (or is closed) now, or a hanging source would
+        # drain the pool for all.
+        await response.aclose()
+    return RawResponse(status, response.headers.get("content-type", ""), body)
+
+
+def _upstream_error(exc: aiohttp.ClientError | httpx.HTTPError, source: str) -> UpstreamError:
+    # A malformed answer is not retried (asking again gets the same); a refused connection
+    # is a fast failure, worth a retry, where a timeout is not (upstream.resilience).
+    if isinstance(exc, aiohttp.ServerTimeoutError | httpx.TimeoutException):
+        return UpstreamTimeout(source)
+    if isinstance(exc, aiohttp.ClientConnectorError | httpx.ConnectError):
+        return UpstreamError(source, "connection failed")
+    if isinstance(
+        exc,
+        aiohttp.ClientResponseError
+        | aiohttp.InvalidURL
+        | httpx.RemoteProtocolError
+        | httpx.UnsupportedProtocol,
+    ) and not isinstance(exc, aiohttp.ClientPayloadError):
+        return UpstreamProtocolError(source)
+    return UpstreamError(source, "connection failed")
