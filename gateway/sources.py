@@ -39,6 +39,7 @@ from connectors.records import Record
 
 from .cache import CacheEntry, SourceCache
 from .errors import UpstreamBadResponse, UpstreamCircuitOpen, UpstreamError, UpstreamHTTPError
+from .logs import format_traceback
 from .metrics import Metrics
 from .privacy import pseudonymise_cpr
 
@@ -246,7 +247,10 @@ class SourceRegistry:
                 log.warning("source %s %s failed: %s", source, resource_type, reason)
             else:
                 reason, label = "internal error", "internal"
-                log.exception("source %s %s: unexpected error", source, resource_type)
+                log.error(
+                    "source %s %s: unexpected error: %s",
+                    source, resource_type, format_traceback(exc),
+                )  # fmt: skip
             self.metrics.child(self.metrics.source_errors, source, label).inc()
             ms = (time.perf_counter() - started) * 1000
             out = {}

@@ -17,6 +17,7 @@ from gateway.errors import (
     Forbidden,
     SourceUnavailable,
 )
+from gateway.logs import format_traceback
 from gateway.plans import resolve_patient
 
 from .context import Context
@@ -122,6 +123,6 @@ class Query:
         try:
             records = await ctx.access_log.entries(ctx.plans.pseudonym(patient), since=since)
         except Exception as exc:
-            log.exception("access log read failed")
+            log.error("access log read failed: %s", format_traceback(exc))
             raise AccessLogUnavailable("The access log cannot be read right now.") from exc
         return [AccessLogEntry.from_record(r) for r in records]
