@@ -77,8 +77,10 @@ class Connector:
                 for e in exc.errors(include_input=False, include_url=False)
             )
             self._log_skip(resource, reasons)
-        except (ValueError, TypeError, KeyError) as exc:
-            self._log_skip(resource, str(exc))
+        except ValueError as exc:
+            self._log_skip(resource, str(exc))  # the parsers' own reasons, no values
+        except (TypeError, KeyError) as exc:
+            self._log_skip(resource, type(exc).__name__)  # its text may quote the data
         return _UNREADABLE
 
     def _log_skip(self, resource: dict[str, object], reason: str) -> None:

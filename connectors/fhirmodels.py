@@ -199,7 +199,7 @@ class AppointmentModel(Resource):
     @classmethod
     def _known_status(cls, value: str) -> str:
         if value not in APPOINTMENT_STATUSES:
-            raise ValueError(f"unknown Appointment.status {value!r}")
+            raise ValueError("unknown Appointment.status")  # the value stays out of logs
         return value
 
     def patient_cpr(self) -> str | None:

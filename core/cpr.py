@@ -10,11 +10,28 @@ from datetime import date
 __all__ = ["is_valid_cpr", "mask_cpr", "pseudonymise_cpr"]
 
 _CPR = re.compile(r"[0-9]{10}")  # ASCII digits only, matched whole (fullmatch)
-# Not inside a longer number; but a URL-encoded character (%22, a quote) may stand right
-# before it, as in a GET query string that uvicorn's access log prints.
-# Between the date and the serial: nothing, a hyphen, or a hyphen or space URL-encoded.
+# The second net for logs (the first: logs that never hold request values at all).
+# A digit, or one percent-encoded.
+_DIGIT = r"(?:[0-9]|%3[0-9])"
+# What people and encoders put between a CPR's parts: hyphens and dashes, spaces, a tab,
+# slash, dot, plus, underscore; literal, percent-encoded, or escaped as repr and JSON print them.
+_SEPARATOR = (
+    r"(?:[-\u2010-\u2015\u2212\u00a0\u2007\u202f \t/.+_]"
+    r"|%(?:2[0BbDdEeFf]|09|5[Ff]|[Cc]2%[Aa]0|[Ee]2%80%9[0-5]|[Ee]2%88%92)"
+    r"|\\(?:t|xa0|u(?:00a0|201[0-5]|2212)))"
+)
+_GAP = f"{_SEPARATOR}{{0,2}}"
+# Not inside a longer run of letters or digits (a hex request id, base64, an order
+# number): a CPR stands apart. Letters that end a percent or backslash escape (%22, %3A,
+# \t) do not count, so `plan(cpr:%220101521234%22)` is still masked.
+_BEFORE = r"(?:(?<=%[0-9A-Fa-f]{2})|(?<=\\[tnr])|(?<![A-Za-z0-9]))"
+_AFTER = r"(?![A-Za-z0-9])"
 _CPR_ANYWHERE = re.compile(
-    r"(?:(?<=%[0-9A-Fa-f]{2})|(?<!\d))(\d{6})(?:-|%2[dD]|\+|%20| )?(\d{4})(?!\d)"
+    f"{_BEFORE}(?:"
+    + _GAP.join(f"{_DIGIT}{{{n}}}" for n in (2, 2, 2, 4))
+    # A CPR sent as a JSON number loses its leading zero (0101521234 -> 101521234):
+    # nine digits that make a CPR date with a zero in front (checked in _mask).
+    + f"|[1-9][0-9]{{8}}){_AFTER}"
 )
 
 
@@ -51,5 +68,20 @@ def pseudonymise_cpr(cpr: str, key: bytes) -> str:
 
 
 def mask_cpr(text: str) -> str:
-    """Replace anything that looks like a CPR number (DDMMYY-XXXX or 10 digits) in text."""
-    return _CPR_ANYWHERE.sub("<cpr>", text)
+    """Replace anything that looks like a CPR number in text with ``<cpr>``.
+
+    Ten digits (or DDMMYY and four digits with separators: dashes, spaces, a tab, slash,
+    dots, ``+``; each possibly percent-encoded, digits too), standing apart from other
+    letters and digits; and nine digits that are a CPR less its leading zero.
+
+    >>> mask_cpr("cpr=01.01.52-1234, request b0101521234a4b6")
+    'cpr=<cpr>, request b0101521234a4b6'
+    """
+    return _CPR_ANYWHERE.sub(_mask, text)
+
+
+def _mask(match: re.Match[str]) -> str:
+    found = match.group()
+    if len(found) == 9 and not is_valid_cpr("0" + found):
+        return found  # nine digits that are no date: some other number
+    return "<cpr>"

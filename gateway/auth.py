@@ -243,14 +243,14 @@ class TokenVerifier:
             try:
                 text = await asyncio.to_thread(self._jwks_path.read_text, encoding="utf-8")
             except OSError as exc:
-                logger.warning("cannot read JWKS file %s: %s", self._jwks_path, exc)
+                logger.warning("cannot read JWKS file %s (%s)", self._jwks_path, type(exc).__name__)
                 raise AuthError(_UNAVAILABLE + "JWKS file unreadable") from exc
         else:
             self._client = self._client or httpx.AsyncClient(timeout=5.0)
             try:
                 response = await self._client.get(self._jwks_url)
             except httpx.HTTPError as exc:
-                logger.warning("cannot fetch JWKS from %s: %r", self._jwks_url, exc)
+                logger.warning("cannot fetch JWKS from %s (%s)", self._jwks_url, type(exc).__name__)
                 raise AuthError(f"{_UNAVAILABLE}JWKS fetch failed ({type(exc).__name__})") from exc
             if not response.is_success:
                 logger.warning("JWKS at %s answered HTTP %s", self._jwks_url, response.status_code)

@@ -1,34 +1,82 @@
-"""Logging set-up: every record passes a filter that masks CPR numbers, whoever logged it.
+"""Logging set-up: logs are structural, so no request value (a CPR above all) reaches them.
 
-The code never logs a CPR on purpose (it logs pseudonyms); this filter is the second line,
-for what others log: uvicorn's access log prints query strings, and a GET request's query
-string may hold ``plan(cpr: "…")``.
+- The request log (``uvicorn.access``) holds the client address, method, path without
+  its query string, and status: :class:`RequestLogFilter` rewrites uvicorn's arguments.
+- Tracebacks hold exception types and code places (file, line, function), never the
+  exception's message, which may quote a request's value: :func:`format_traceback`,
+  used by :class:`StructuralFormatter` and :class:`CprMaskingFilter`.
+- Our own log calls name pseudonyms, sources, types and request ids, never values.
+
+:class:`CprMaskingFilter` stays on the handler as a second net, for what others log.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from core.cpr import mask_cpr
+from core.tracebacks import describe_exception, format_traceback
 
-__all__ = ["CprMaskingFilter", "DemoSourcesQuiet", "configure_logging"]
+__all__ = [
+    "CprMaskingFilter",
+    "DemoSourcesQuiet",
+    "RequestLogFilter",
+    "StructuralFormatter",
+    "configure_logging",
+    "describe_exception",
+    "format_traceback",
+]
+
+_METHOD = re.compile(r"[A-Z]{1,16}")
+
+
+class StructuralFormatter(logging.Formatter):
+    """Formats tracebacks with :func:`format_traceback`: whoever logs, no message in them."""
+
+    def formatException(self, ei: object) -> str:
+        exc = ei[1] if isinstance(ei, tuple) and len(ei) == 3 else None
+        if not isinstance(exc, BaseException):
+            return ""
+        return format_traceback(exc)
 
 
 class CprMaskingFilter(logging.Filter):
-    """Rewrites a record's message with CPR-like numbers masked."""
+    """Second net: masks CPR-like numbers in a record, and drops its exception's message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask_cpr(message)
         if masked != message:
             record.msg, record.args = masked, None
-        if record.exc_info and record.exc_info[1] is not None and record.exc_text is None:
-            # Format the traceback now, masked, so the handler prints no CPR from it either.
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            # Format the traceback now, structurally, so no handler prints its message.
+            record.exc_text = format_traceback(record.exc_info[1])
+            record.exc_info = None
         if record.exc_text:
             # Masked whoever formatted it first (another handler may have, before us).
             record.exc_text = mask_cpr(record.exc_text)
-            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = mask_cpr(record.stack_info)
+        return True
+
+
+class RequestLogFilter(logging.Filter):
+    """uvicorn's request log without anything a client wrote but the method and route.
+
+    uvicorn logs ``(client_addr, method, path?query, http_version, status)``. The query
+    string (a GET query's document and variables) is cut off; digits in the path are
+    replaced by ``#`` (no route of ours has one, and an id in a path is a value); a
+    method that is not a plain word is replaced by ``?``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            client, method, path, version, status = args
+            path = str(path).split("?", 1)[0]
+            method = str(method) if _METHOD.fullmatch(str(method)) else "?"
+            record.args = (client, method, re.sub(r"[0-9]", "#", path), version, status)
         return True
 
 
@@ -45,9 +93,9 @@ class DemoSourcesQuiet(logging.Filter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """One stderr handler on the root logger, with the masking filter; uvicorn propagates."""
+    """One stderr handler on the root logger, structural and masking; uvicorn propagates."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(StructuralFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(CprMaskingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -57,4 +105,7 @@ def configure_logging(level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
-    logging.getLogger("uvicorn.access").addFilter(DemoSourcesQuiet())
+    access = logging.getLogger("uvicorn.access")
+    for kind in (DemoSourcesQuiet, RequestLogFilter):
+        if not any(isinstance(f, kind) for f in access.filters):
+            access.addFilter(kind())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -13,20 +15,24 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 
-from core.errors import GraphQLFacingError
+from core.cpr import mask_cpr
+from core.tracebacks import format_traceback
 
 from .context import Context
 from .extensions import (
+    DEFAULT_MAX_CHARS,
+    DEFAULT_MAX_ENTRY_CHARS,
+    CachedParsing,
+    DocumentCache,
     DocumentValidationCache,
     ReportWarnings,
-    ValidationStore,
+    is_unexpected_error,
     mask_unexpected_errors,
 )
 from .query import Query
@@ -43,6 +49,8 @@ from .types.items import (
 __all__ = ["SDL_PATH", "Context", "build_schema", "export_sdl"]
 
 SDL_PATH = Path(__file__).with_name("minplan.graphql")
+
+log = logging.getLogger(__name__)
 
 
 class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -78,27 +86,70 @@ def _alive(ref: weakref.ref[AcyclicExecutionContext]) -> AcyclicExecutionContext
 
 
 class MinPlanSchema(strawberry.Schema):
-    """Logs only unexpected errors: FORBIDDEN, BAD_USER_INPUT and the like are answers."""
+    """Logs only unexpected errors, and structurally: never a value the request held.
+
+    FORBIDDEN, BAD_USER_INPUT (a variable of the wrong type included) and the like are
+    answers, not logged. A bug is logged with its type, the request id, the operation and
+    field path, and the code places of its traceback: not its message, which may quote a
+    variable, an argument or the document (strawberry's own logger prints it).
+    """
+
+    def __init__(
+        self, *args: Any, document_cache: DocumentCache | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.document_cache = document_cache
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        unexpected = [
-            e
-            for e in errors
-            if e.original_error is not None and not isinstance(e.original_error, GraphQLFacingError)
-        ]
-        super().process_errors(unexpected, execution_context)
+        for error in errors:
+            if is_unexpected_error(error):
+                _log_unexpected(error, execution_context)
+
+
+def _log_unexpected(error: GraphQLError, execution_context: ExecutionContext | None) -> None:
+    original = error.original_error
+    assert original is not None  # is_unexpected_error: there is one
+    context = execution_context.context if execution_context is not None else None
+    request_id = getattr(context, "request_id", None)
+    operation = execution_context.operation_name if execution_context is not None else None
+    path = ".".join(str(p) if isinstance(p, int) else _name(p) for p in error.path or ())
+    log.error(
+        "unexpected %s in request %s (operation %s, path %s)\n%s",
+        type(original).__name__,
+        # A client may choose its request id; the mask is for that one value.
+        mask_cpr(str(request_id)) if request_id is not None else "-",
+        _name(operation) if operation else "-",
+        path or "-",
+        format_traceback(original),
+    )
+
+
+def _name(name: str) -> str:
+    # Operation names and aliases are the client's words: their digits stay out of logs.
+    return re.sub(r"[0-9]", "#", name)
 
 
 def build_schema(
-    *, max_depth: int = 12, max_aliases: int = 30, max_tokens: int = 2000
-) -> strawberry.Schema:
-    """The schema with its limits; extensions are passed as classes or factories."""
+    *,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 2000,
+    document_cache_chars: int = DEFAULT_MAX_CHARS,
+    document_cache_entry_chars: int = DEFAULT_MAX_ENTRY_CHARS,
+) -> MinPlanSchema:
+    """The schema with its limits; extensions are passed as classes or factories.
+
+    Parsed documents and their validation are cached up to ``document_cache_chars``
+    characters of query text in all, none longer than ``document_cache_entry_chars``.
+    """
     # The depth and alias limiters each build a new validation-rule class per instance; made
     # per request, they would make every request's rules differ and the validation cache
     # never hit (it is keyed by the rules). Their rules are built once here and added per request.
-    validations = ValidationStore()
+    documents = DocumentCache(
+        max_chars=document_cache_chars, max_entry_chars=document_cache_entry_chars
+    )
     limit_rules = [
         *QueryDepthLimiter(max_depth=max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
@@ -106,8 +157,8 @@ def build_schema(
     extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        ParserCache,
-        lambda: DocumentValidationCache(validations),
+        lambda: CachedParsing(documents),
+        lambda: DocumentValidationCache(documents),
         ReportWarnings,
         mask_unexpected_errors,
     ]
@@ -116,6 +167,7 @@ def build_schema(
         types=[Diagnosis, Triage, Goal, Appointment, JournalNote, PreventionOffer, HealthLiteracy],
         extensions=list(extensions),
         execution_context_class=AcyclicExecutionContext,
+        document_cache=documents,
     )
 
 

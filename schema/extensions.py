@@ -1,32 +1,102 @@
-"""Schema extensions of our own: report failed sources next to the data, mask the unexpected."""
+"""Schema extensions of our own: bounded document caches, sources' warnings, error classes."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema
+from cachetools import LRUCache
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from core.errors import GraphQLFacingError
 
-__all__ = ["DocumentValidationCache", "ReportWarnings", "ValidationStore", "mask_unexpected_errors"]
+__all__ = [
+    "CachedParsing",
+    "DocumentCache",
+    "DocumentValidationCache",
+    "ReportWarnings",
+    "is_input_error",
+    "is_unexpected_error",
+    "mask_unexpected_errors",
+]
 
 _Rules = tuple[type[ASTValidationRule], ...]
+_Key = tuple[str, tuple[tuple[str, Any], ...]]
+
+#: Total characters of query text the cache holds, and the most one document may have.
+DEFAULT_MAX_CHARS = 4 * 1024 * 1024
+DEFAULT_MAX_ENTRY_CHARS = 64 * 1024
 
 
-class ValidationStore:
-    """Validation results by document identity, least recently used out past ``maxsize``.
+@dataclass(slots=True, eq=False)
+class _Entry:
+    document: DocumentNode
+    size: int
+    # One validation per document: (schema, rules, errors); a schema has one set of rules.
+    validation: tuple[GraphQLSchema, _Rules, list[GraphQLError]] | None = None
 
-    Each entry holds its document and schema, so their ids cannot be reused by other
-    objects while the entry lives; a hit also needs the same rules.
+
+class _Entries(LRUCache[_Key, _Entry]):
+    """cachetools' LRU, telling its owner which entry it evicted (its documented hook)."""
+
+    def __init__(self, maxsize: int, evicted: Callable[[_Entry], None]) -> None:
+        super().__init__(maxsize=maxsize, getsizeof=lambda entry: entry.size)
+        self._evicted = evicted
+
+    def popitem(self) -> tuple[_Key, _Entry]:
+        key, entry = super().popitem()
+        self._evicted(entry)
+        return key, entry
+
+
+class DocumentCache:
+    """Parsed documents and their validation results, bounded by the size of their text.
+
+    Holds at most ``max_chars`` characters of query text in all (least recently used out
+    first), and never a document longer than ``max_entry_chars``: a distinct large query
+    per request can fill neither. A document's validation result lives in its entry and
+    goes with it.
+
+    Validation is looked up by the document's identity, not its hash: graphql-core 3.3's
+    AST nodes are frozen dataclasses whose hash walks the whole tree on every call, and
+    :meth:`parse` hands back the same document object for the same query text.
     """
 
-    def __init__(self, maxsize: int = 128) -> None:
-        self.maxsize = maxsize
-        self._entries: OrderedDict[
-            tuple[int, int], tuple[GraphQLSchema, DocumentNode, _Rules, list[GraphQLError]]
-        ] = OrderedDict()
+    def __init__(
+        self, *, max_chars: int = DEFAULT_MAX_CHARS, max_entry_chars: int = DEFAULT_MAX_ENTRY_CHARS
+    ) -> None:
+        self.max_entry_chars = min(max_entry_chars, max_chars)
+        self._by_document: dict[int, _Entry] = {}
+        self._entries = _Entries(max_chars, self._forget)
+
+    @property
+    def size(self) -> int:
+        """Characters of query text held now (the cache's own accounting)."""
+        return int(self._entries.currsize)
+
+    @property
+    def max_chars(self) -> int:
+        return int(self._entries.maxsize)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _forget(self, entry: _Entry) -> None:
+        self._by_document.pop(id(entry.document), None)
+
+    def parse(self, query: str, options: Mapping[str, Any]) -> DocumentNode:
+        key = (query, tuple(sorted(options.items())))
+        entry = self._entries.get(key)
+        if entry is not None:
+            return entry.document
+        document = parse(query, **options)
+        if len(query) <= self.max_entry_chars:
+            entry = _Entry(document, max(len(query), 1))
+            self._entries[key] = entry
+            self._by_document[id(document)] = entry
+        return document
 
     def validate(
         self, schema: GraphQLSchema, document: DocumentNode, rules: _Rules
@@ -34,37 +104,51 @@ class ValidationStore:
         # strawberry's, imported here as its ValidationCache does (a circular import).
         from strawberry.schema.schema import validate_document
 
-        key = (id(schema), id(document))
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] is schema and entry[1] is document and entry[2] == rules:
-            self._entries.move_to_end(key)
-            return entry[3]
+        entry = self._by_document.get(id(document))
+        if entry is not None and entry.document is not document:
+            entry = None  # an id reused after its entry went: not ours
+        if entry is not None and entry.validation is not None:
+            cached_schema, cached_rules, errors = entry.validation
+            if cached_schema is schema and cached_rules == rules:
+                return errors
         errors = validate_document(schema, document, rules)
-        self._entries[key] = (schema, document, rules, errors)
-        if len(self._entries) > self.maxsize:
-            self._entries.popitem(last=False)
+        if entry is not None:
+            entry.validation = (schema, rules, errors)
         return errors
 
 
-class DocumentValidationCache(SchemaExtension):
-    """strawberry's ValidationCache, keyed by the parsed document's identity, not its hash.
+class CachedParsing(SchemaExtension):
+    """strawberry's ParserCache over a :class:`DocumentCache` (bounded by size, not count).
 
-    ValidationCache keys an ``lru_cache`` on the document. graphql-core 3.3's AST nodes are
-    frozen dataclasses, whose hash walks the whole tree on every call: 49 µs for the
-    bench's plan query, every request, before the first search can leave. ParserCache
-    hands back the same document object for the same query text, so its identity is as
-    good a key (:class:`ValidationStore`). Pass as ``lambda: DocumentValidationCache(store)``.
+    Pass as ``lambda: CachedParsing(cache)``.
     """
 
-    def __init__(self, store: ValidationStore) -> None:
+    def __init__(self, cache: DocumentCache) -> None:
         super().__init__()
-        self.store = store
+        self.cache = cache
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.query is not None  # strawberry parses only a query it was given
+        context.graphql_document = self.cache.parse(context.query, context.parse_options)
+        yield
+
+
+class DocumentValidationCache(SchemaExtension):
+    """strawberry's ValidationCache over a :class:`DocumentCache`, keyed by identity.
+
+    Pass as ``lambda: DocumentValidationCache(cache)``.
+    """
+
+    def __init__(self, cache: DocumentCache) -> None:
+        super().__init__()
+        self.cache = cache
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
         assert document is not None  # strawberry validates only what it parsed
-        context.pre_execution_errors = self.store.validate(
+        context.pre_execution_errors = self.cache.validate(
             context.schema._schema, document, context.validation_rules
         )
         yield
@@ -82,15 +166,56 @@ class ReportWarnings(SchemaExtension):
             result.errors = [*(result.errors or []), *warnings]
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    # Our own errors carry safe messages and a code; GraphQL's (syntax, validation) have no
-    # original error. Anything else is a bug or an outage: masked, and logged by strawberry.
+def is_input_error(error: GraphQLError) -> bool:
+    """A variable the request sent does not fit its type (graphql-core's coercion).
+
+    graphql-core reports those as an error wrapping its own GraphQLError (wrong type,
+    missing required value, unknown enum value, a list for a string): the client's
+    input, not a bug. Before execution, so without a path: a resolver's GraphQLError has one.
+    """
+    return error.path is None and isinstance(error.original_error, GraphQLError)
+
+
+def is_unexpected_error(error: GraphQLError) -> bool:
+    """A bug or an outage: an exception that is neither ours for the client nor GraphQL's.
+
+    Our own errors carry safe messages and a code; GraphQL's (syntax, validation, variable
+    coercion) are about the request.
+    """
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLFacingError)
+    return (
+        original is not None
+        and not isinstance(original, GraphQLFacingError)
+        and not is_input_error(error)
+    )
+
+
+class ClassifyErrors(MaskErrors):
+    """Masks unexpected errors; gives a variable's coercion errors ``BAD_USER_INPUT``."""
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return [
+            _as_bad_user_input(e) if is_input_error(e) else e
+            for e in super()._process_errors(errors)
+        ]
+
+
+def _as_bad_user_input(error: GraphQLError) -> GraphQLError:
+    # graphql-core's message names the variable and echoes the client's own value back to
+    # the client, which is fine; it goes into no log (see MinPlanSchema.process_errors).
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "code": "BAD_USER_INPUT"},
+    )
 
 
 def mask_unexpected_errors() -> MaskErrors:
-    return MaskErrors(
-        should_mask_error=_should_mask,
+    return ClassifyErrors(
+        should_mask_error=is_unexpected_error,
         error_message="Internal error. It has been logged; please try again.",
     )

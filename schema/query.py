@@ -16,6 +16,7 @@ from core.errors import (
     Forbidden,
     SourceUnavailable,
 )
+from core.tracebacks import format_traceback
 from plans.consent import is_proxy_for
 from plans.reader import resolve_patient
 
@@ -122,6 +123,6 @@ class Query:
         try:
             records = await ctx.access_log.entries(ctx.plans.pseudonym(patient), since=since)
         except Exception as exc:
-            log.exception("access log read failed")
+            log.error("access log read failed: %s", format_traceback(exc))
             raise AccessLogUnavailable("The access log cannot be read right now.") from exc
         return [AccessLogEntry.from_record(r) for r in records]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 import sys
+import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
+from uvicorn.protocols.utils import get_path_with_query_string
 
 from core.errors import AuditWriteError
 from demo.people import (
@@ -23,7 +28,7 @@ from demo.people import (
     PROXY_OF_BOTH,
 )
 from demo.sources import create_sources_app
-from gateway.logs import CprMaskingFilter, configure_logging
+from gateway.logs import CprMaskingFilter, RequestLogFilter, configure_logging
 from tests.conftest import Gateway, MakeGateway
 
 PLAN = """query($cpr: String, $reason: String) { plan(cpr: $cpr, emergencyReason: $reason) {
@@ -33,7 +38,7 @@ ACCESS_LOG = "query($cpr: String) { accessLog(cpr: $cpr) { actorName sections } 
 #: The demo's CPR numbers, also as DDMMYY-XXXX.
 CPR_PATTERNS = [re.compile(f"{cpr[:6]}-?{cpr[6:]}") for cpr in PATIENTS]
 #: The loggers of our own code: they must not log a CPR even without the masking filter.
-OURS = ("gateway", "schema", "plans", "upstream", "connectors", "core", "demo", "minplan")
+OURS = ("gateway", "connectors", "schema", "demo", "minplan")
 
 
 class Faults(httpx.AsyncBaseTransport):
@@ -176,7 +181,7 @@ def test_masking_filter_masks_a_cpr(msg: str, args: tuple[object, ...]) -> None:
     assert leaks([record]) == []
 
 
-def test_masking_filter_masks_a_traceback_and_keeps_other_numbers() -> None:
+def test_masking_filter_keeps_a_traceback_s_places_not_its_message() -> None:
     try:
         raise ValueError("no plan for 0101521234")
     except ValueError:
@@ -186,7 +191,9 @@ def test_masking_filter_masks_a_traceback_and_keeps_other_numbers() -> None:
         )  # fmt: skip
     CprMaskingFilter().filter(record)
     assert leaks([record]) == []
-    assert "<cpr>" in (record.exc_text or "")
+    assert "no plan for" not in (record.exc_text or "")
+    assert "ValueError" in (record.exc_text or "")
+    assert "test_logs.py:" in (record.exc_text or "")  # where it happened
     assert record.getMessage() == "took 1234 ms, order 12345678901"
 
 
@@ -212,3 +219,150 @@ def test_demo_source_requests_stay_out_of_the_access_log() -> None:
     quiet = DemoSourcesQuiet()
     assert not quiet.filter(access("/demo/fhir/journal/DocumentReference?x=1"))
     assert quiet.filter(access("/graphql"))
+
+
+# --- Every spelling of a CPR, through every entry point (issue 10, finding 4) ---
+
+SEPARATORS = "-\u2013\u2014\u2212\t/. +_\xa0"
+
+
+def spellings(cpr: str) -> list[str | int]:
+    """A CPR as people, forms and encoders write it (the JSON number loses its zero)."""
+    dd, mm, yy, serial = cpr[:2], cpr[2:4], cpr[4:6], cpr[6:]
+    out: list[str | int] = [cpr, int(cpr)]
+    out += [f"{dd}{mm}{yy}{sep}{serial}" for sep in "-\u2013\t/. +"]
+    out += [f"{dd}.{mm}.{yy}-{serial}", f"{dd}/{mm}/{yy} {serial}", f"{dd}-{mm}-{yy}-{serial}"]
+    return out
+
+
+def percent_encoded(text: str) -> str:
+    """Every character percent-encoded, as a client may send a query string."""
+    return "".join(f"%{b:02X}" for b in text.encode())
+
+
+def cpr_in(text: str) -> bool:
+    """Whether text holds a demo CPR in any spelling: decoded, separators dropped."""
+    for _ in range(2):
+        text = urllib.parse.unquote(text)
+    for escape in ("\\t", "\\u2013", "\\u2014", "\\u2212", "\\xa0"):
+        text = text.replace(escape, "")
+    flat = re.sub(f"[{re.escape(SEPARATORS)}]", "", text)
+    return any(
+        cpr in flat or (cpr.startswith("0") and re.search(f"(?<![0-9]){cpr[1:]}(?![0-9])", flat))
+        for cpr in PATIENTS
+    )
+
+
+def spelled_leaks(records: list[logging.LogRecord], *, tracebacks: bool = True) -> list[str]:
+    return [
+        f"{r.name}: {text[:300]!r}"
+        for r in records
+        for text in texts(r, tracebacks=tracebacks)
+        if cpr_in(text)
+    ]
+
+
+async def send(gw: Gateway, method: str, url: str, **kwargs: Any) -> None:
+    """One request; then uvicorn's access-log line for it, as uvicorn writes it."""
+    request = gw.client.build_request(method, url, **kwargs)
+    try:
+        status = (await gw.client.send(request)).status_code
+    except Exception as exc:  # an app error: uvicorn logs it with its traceback, then a 500
+        logging.getLogger("uvicorn.error").error("Exception in ASGI application", exc_info=exc)
+        status = 500
+    scope = {"path": urllib.parse.unquote(request.url.path), "query_string": request.url.query}
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:50000", method,
+        get_path_with_query_string(scope), "1.1", status,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def forged_token(claims: dict[str, object]) -> str:
+    def part(value: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'ES256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+async def every_entry_point(gw: Gateway) -> None:
+    """The demo CPRs in every spelling, into every way a request reaches the gateway."""
+    gp, citizen = gw.clinician(ORG_GP), gw.citizen(PATIENT_COPD)
+    bearer = {"Authorization": f"Bearer {gp}"}
+    plan = "query($cpr: String, $r: String) { plan(cpr: $cpr, emergencyReason: $r) { cpr } }"
+    for cpr in PATIENTS:
+        for spelled in spellings(cpr):
+            text = str(spelled)
+            await send(gw, "POST", "/graphql", json={"query": plan, "variables": {"cpr": spelled}},
+                       headers=bearer)  # fmt: skip
+            reason = {"cpr": PATIENT_BLOCKS, "r": f"Akut {text}"}
+            await send(gw, "POST", "/graphql", json={"query": plan, "variables": reason},
+                       headers=bearer)  # fmt: skip
+            inline = f'{{ plan(cpr: "{text}") {{ cpr }} }}'.replace("\t", "\\t")
+            await send(gw, "POST", "/graphql", json={"query": inline}, headers=bearer)
+            request_id = text if text.isascii() else percent_encoded(text)  # headers: ASCII
+            await send(gw, "POST", "/graphql", json={"query": "{ me { role } }"},
+                       headers={**bearer, "X-Request-ID": request_id})  # fmt: skip
+            await send(gw, "GET", "/graphql", params={"query": inline}, headers=bearer)
+            await send(gw, "GET", f"/graphql?query={percent_encoded(inline)}", headers=bearer)
+            await send(gw, "GET", "/graphql", headers=bearer, params={
+                "query": plan, "variables": json.dumps({"cpr": spelled})})  # fmt: skip
+            for path in ("/readyz", "/healthz", "/metrics", f"/graphql/{percent_encoded(text)}"):
+                raw = urllib.parse.quote(text, safe="/.+")
+                await send(gw, "GET", f"{path}?cpr={percent_encoded(text)}&p={raw}")
+            await send(gw, "POST", "/graphql", json={"query": inline})  # 401
+            forged = {"Authorization": f"Bearer {forged_token({'cpr': spelled})}"}
+            await send(gw, "POST", "/graphql", json={"query": inline}, headers=forged)
+            await send(gw, "POST", "/graphql", content=f'{{"query": "{text}', headers=bearer)
+            await send(gw, "POST", "/graphql", json=spelled, headers=bearer)
+            await send(gw, "POST", "/graphql", headers=bearer,
+                       json={"query": plan, "variables": {"cpr": [spelled]}})  # fmt: skip
+            await send(gw, "GET", f"/demo/fhir/consent/Consent?patient={percent_encoded(text)}")
+        await send(gw, "POST", "/graphql", json={"query": "{ me { cpr } }"},
+                   headers={"Authorization": f"Bearer {citizen}", "X-Request-ID": cpr})  # fmt: skip
+
+
+async def test_no_cpr_spelling_reaches_any_log_as_served(
+    make_gateway: MakeGateway, production_logging: pytest.LogCaptureFixture
+) -> None:
+    async with make_gateway(transport=Faults()) as gw:
+        await every_entry_point(gw)
+    records = production_logging.records
+    assert any(r.name == "uvicorn.access" for r in records)
+    assert spelled_leaks(records) == []
+
+
+async def test_our_loggers_log_no_cpr_spelling_without_the_mask(
+    make_gateway: MakeGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with make_gateway(transport=Faults()) as gw:
+        await every_entry_point(gw)
+    ours = [r for r in caplog.records if r.name.split(".")[0] in OURS]
+    assert any(r.levelno >= logging.WARNING for r in ours), "the session logged no failure"
+    assert spelled_leaks(ours) == []
+
+
+def test_the_leak_detector_sees_every_spelling() -> None:
+    for cpr in (PATIENT_COPD, PATIENT_BLOCKS):
+        for spelled in spellings(cpr):
+            assert cpr_in(f"got {spelled}!"), spelled
+            assert cpr_in(percent_encoded(str(spelled))), spelled
+    assert not cpr_in("request 5f0e9b2c4d1a4b6e8f00a1b2c3d4e5f6, took 1234 ms")
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        pytest.param("/graphql?query=%7Bplan%7D", "/graphql", id="query-string-cut"),
+        pytest.param("/healthz", "/healthz", id="plain"),
+        pytest.param("/graphql/%30%31%30%31%35%32", "/graphql/%##%##%##%##%##%##", id="digits"),
+        pytest.param("/p/0101521234?x=1", "/p/##########", id="digits-and-query"),
+    ],
+)
+def test_the_request_log_holds_method_path_and_status_only(path: str, logged: str) -> None:
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1,
+        '%s - "%s %s HTTP/%s" %d', ("127.0.0.1:1", "GET", path, "1.1", 200), None,
+    )  # fmt: skip
+    RequestLogFilter().filter(record)
+    assert record.getMessage() == f'127.0.0.1:1 - "GET {logged} HTTP/1.1" 200'

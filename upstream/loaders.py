@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from strawberry.dataloader import DataLoader
 
 from connectors import SearchKey
+from core.tracebacks import format_traceback
 from upstream.pipeline import SourcePipeline, SourceResult
 
 __all__ = ["BatchLoaders", "RequestLoaders"]
@@ -50,11 +51,14 @@ class BatchLoaders:
         async def load(cprs: list[str]) -> Sequence[SourceResult]:
             try:
                 return await self._pipeline.fetch(key, cprs)
-            except Exception:
+            except Exception as exc:
                 # fetch answers failures as results; an exception is a bug. It must not
                 # reach the other requests of the batch as theirs: each gets a failed
                 # source (SOURCE_UNAVAILABLE), and the bug is logged once, here.
-                log.exception("source %s %s: unexpected error in a shared search", *key)
+                log.error(
+                    "source %s %s: unexpected error in a shared search: %s",
+                    *key, format_traceback(exc),
+                )  # fmt: skip
                 return [SourceResult((), ok=False, error="internal error")] * len(cprs)
 
         return load

@@ -26,6 +26,7 @@ from core.cpr import pseudonymise_cpr
 from core.errors import UpstreamBadResponse, UpstreamError
 from core.metrics import Metrics
 from core.records import Record
+from core.tracebacks import format_traceback
 
 from .cache import CacheEntry, SourceCache
 from .resilience import Resilience
@@ -169,7 +170,10 @@ class SourcePipeline:
                 log.warning("source %s %s failed: %s", source, resource_type, reason)
             else:
                 reason, label = "internal error", "internal"
-                log.exception("source %s %s: unexpected error", source, resource_type)
+                log.error(
+                    "source %s %s: unexpected error: %s",
+                    source, resource_type, format_traceback(exc),
+                )  # fmt: skip
             self.metrics.child(self.metrics.source_errors, source, label).inc()
             ms = (time.perf_counter() - started) * 1000
             out = {}
