@@ -9,7 +9,7 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
-from gateway.consent import is_proxy_for
+from gateway.consent import MAX_REASON_LENGTH, MIN_REASON_ALNUM, is_proxy_for
 from gateway.errors import (
     AccessLogUnavailable,
     AuditWriteError,
@@ -41,7 +41,13 @@ PatientCpr = Annotated[
 EmergencyReason = Annotated[
     str | None,
     strawberry.argument(
-        description="Why the patient's blocks must be overridden now (clinicians); logged."
+        description=(
+            "Why the patient's blocks must be overridden now (clinicians); logged, and shown "
+            "to the patient. It is normalised (Unicode NFKC, trimmed) and must hold at least "
+            f"{MIN_REASON_ALNUM} letters or digits, at most {MAX_REASON_LENGTH} characters, "
+            "and no control, format or bidi characters (tabs, line breaks, zero-width or "
+            "direction marks); otherwise BAD_USER_INPUT and nothing is read."
+        )
     ),
 ]
 Since = Annotated[
