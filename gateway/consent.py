@@ -26,6 +26,9 @@ from .viewer import Viewer
 
 __all__ = [
     "ALL_CLASSES",
+    "MAX_REASON_LENGTH",
+    "MIN_REASON_ALNUM",
+    "REASON_RULE",
     "SOURCE_CLASS",
     "Access",
     "ViewerKind",
