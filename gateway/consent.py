@@ -141,7 +141,7 @@ def decide_access(
     Raises:
         Forbidden: a citizen who is neither the patient nor their proxy.
         ConsentUnavailable: consents unknown, and the viewer is not the patient.
-        BadUserInput: an emergencyReason from a citizen, or a blank one.
+        BadUserInput: an emergencyReason from a citizen, or one that breaks REASON_RULE.
     """
     kind = viewer_kind(viewer, patient)
     reason = _check_reason(kind, emergency_reason)
