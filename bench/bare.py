@@ -38,9 +38,10 @@ from connectors.prevention import parse_service_request
 from connectors.pro import parse_questionnaire_response
 from core.records import ConsentRecord, Record
 from plans import model
-from plans.assembly import assemble_packages, package_id_factory
+from plans.assembly import assemble_packages
 from plans.consent import decide_access, filter_records
 from plans.viewer import Role, Viewer
+from plans.views import ViewIds, view_key
 from schema.types.items import (
     Appointment,
     Diagnosis,
@@ -77,11 +78,14 @@ def build_plan(cpr: str, *, latency_ms: float = 20.0) -> model.Plan:
                 by_source.setdefault(source, []).append(record)
     consents = [r for r in by_source["consent"] if isinstance(r, ConsentRecord)]
     viewer = Viewer(Role.CITIZEN, "bench-citizen", cpr=cpr)
-    visible, restricted = filter_records(decide_access(viewer, cpr, consents), by_source)
+    access = decide_access(viewer, cpr, consents)
+    visible, restricted = filter_records(access, by_source)
+    ids, view = ViewIds(b"minplan-dev-pseudonym-key"), view_key(access)
     packages, unassigned = assemble_packages(
-        cpr, visible, package_id=package_id_factory(b"minplan-dev-pseudonym-key")
+        visible, package_id=lambda kind: ids.package_id(cpr, kind, view)
     )
     return model.Plan(
+        id=ids.plan_id(cpr, view),
         cpr=cpr,
         packages=packages,
         unassigned=unassigned,

@@ -8,8 +8,6 @@ An item fitting two packages (say an appointment for COPD and back pain) shows i
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -25,7 +23,7 @@ from core.records import (
 )
 from plans.model import CarePackage, PackageKind, PlanSection
 
-__all__ = ["assemble_packages", "package_id_factory", "package_kind"]
+__all__ = ["assemble_packages", "package_kind"]
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
@@ -47,27 +45,18 @@ def package_kind(code: str) -> PackageKind | None:
     return None
 
 
-def package_id_factory(key: bytes) -> Callable[[str, PackageKind], str]:
-    """Stable package ids that do not reveal the CPR: a keyed hash of (CPR, kind)."""
-
-    def package_id(cpr: str, kind: PackageKind) -> str:
-        digest = hmac.new(key, f"package:{cpr}:{kind.value}".encode(), hashlib.sha256)
-        return f"{kind.value.lower()}-{digest.hexdigest()[:20]}"
-
-    return package_id
-
-
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def assemble_packages(
-    cpr: str,
     by_source: Mapping[str, Sequence[Record]],
     *,
-    package_id: Callable[[str, PackageKind], str],
+    package_id: Callable[[PackageKind], str],
 ) -> tuple[list[CarePackage], PlanSection]:
     """Build the packages and the unassigned section from visible records.
+
+    ``package_id`` names a package of this patient in this view (``ViewIds.package_id``).
 
     ``by_source`` holds only what the viewer may see; a source that is absent (denied or
     failed) contributes nothing. Without visible diagnoses no package can be derived, and
@@ -91,7 +80,7 @@ def assemble_packages(
             continue
         package = packages.get(kind)
         if package is None:
-            package = packages[kind] = CarePackage(id=package_id(cpr, kind), kind=kind)
+            package = packages[kind] = CarePackage(id=package_id(kind), kind=kind)
         package.diagnoses.append(condition)
 
     def homes(record: Record) -> list[CarePackage]:

@@ -14,6 +14,7 @@ removes can reach a resolver, whatever the query asks for.
 from __future__ import annotations
 
 import enum
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -24,9 +25,13 @@ from plans.viewer import Viewer
 
 __all__ = [
     "ALL_CLASSES",
+    "MAX_REASON_LENGTH",
+    "MIN_REASON_ALNUM",
+    "REASON_RULE",
     "SOURCE_CLASS",
     "Access",
     "ViewerKind",
+    "check_reason",
     "decide_access",
     "filter_records",
     "is_proxy_for",
@@ -48,6 +53,17 @@ SOURCE_CLASS: dict[str, str] = {
 }
 
 MAX_REASON_LENGTH = 500
+#: Letters or digits a reason needs at least, so that the patient can read why.
+MIN_REASON_ALNUM = 3
+#: Unicode categories a reason may not hold: control (newline, tab), format (zero-width,
+#: soft hyphen, bidi marks, embeddings, overrides and isolates), private use, surrogates,
+#: unassigned, line and paragraph separators. They hide or garble text in the access log.
+REFUSED_REASON_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+REASON_RULE = (
+    f"emergencyReason must say why in at least {MIN_REASON_ALNUM} letters or digits, "
+    f"at most {MAX_REASON_LENGTH} characters, on one line, without control, format or "
+    "bidi characters (such as tabs, line breaks, zero-width or direction marks)"
+)
 
 
 class ViewerKind(enum.Enum):
@@ -124,7 +140,7 @@ def decide_access(
     Raises:
         Forbidden: a citizen who is neither the patient nor their proxy.
         ConsentUnavailable: consents unknown, and the viewer is not the patient.
-        BadUserInput: an emergencyReason from a citizen, or a blank one.
+        BadUserInput: an emergencyReason from a citizen, or one that breaks REASON_RULE.
     """
     kind = viewer_kind(viewer, patient)
     reason = _check_reason(kind, emergency_reason)
@@ -146,16 +162,32 @@ def decide_access(
     return Access(kind, viewer.org, blocked, frozenset(), None)
 
 
+def check_reason(viewer: Viewer, patient: str, reason: str | None) -> str | None:
+    """The emergencyReason as it will be logged; checked before anything is fetched.
+
+    Raises:
+        BadUserInput: a reason from a citizen, or one that breaks REASON_RULE.
+    """
+    return _check_reason(viewer_kind(viewer, patient), reason)
+
+
 def _check_reason(kind: ViewerKind, reason: str | None) -> str | None:
+    """The reason as logged (NFKC, trimmed), or BadUserInput saying the rule."""
     if reason is None:
         return None
     if kind is not ViewerKind.CLINICIAN:
         raise BadUserInput("emergencyReason is for clinicians breaking the glass.")
-    reason = reason.strip()
+    # NFKC first, so fullwidth or compatibility spellings are judged (and logged) as plain text.
+    reason = unicodedata.normalize("NFKC", reason).strip()
     if not reason:
-        raise BadUserInput("emergencyReason must say why (it is logged); it was blank.")
+        raise BadUserInput(f"{REASON_RULE}; it was blank.")
     if len(reason) > MAX_REASON_LENGTH:
-        raise BadUserInput(f"emergencyReason is limited to {MAX_REASON_LENGTH} characters.")
+        raise BadUserInput(f"{REASON_RULE}; it was {len(reason)} characters.")
+    categories = [unicodedata.category(c) for c in reason]
+    if any(c in REFUSED_REASON_CATEGORIES for c in categories):
+        raise BadUserInput(f"{REASON_RULE}; it holds an invisible or control character.")
+    if sum(c[0] in "LN" for c in categories) < MIN_REASON_ALNUM:
+        raise BadUserInput(f"{REASON_RULE}; it has too few letters or digits.")
     return reason
 
 

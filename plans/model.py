@@ -39,7 +39,7 @@ class PlanSection:
 
 @dataclass(slots=True)
 class CarePackage(PlanSection):
-    id: str = ""
+    id: str = ""  # per patient, kind and view (plans/views.py)
     kind: PackageKind = PackageKind.COPD
     triage: TriageRecord | None = None
     health_literacy: HealthLiteracyRecord | None = None
@@ -57,6 +57,8 @@ class SourceStatus:
 
 @dataclass(slots=True)
 class Plan:
+    #: Names the patient and the view (plans/views.py): another view, another id.
+    id: str
     cpr: str
     packages: list[CarePackage]
     unassigned: PlanSection

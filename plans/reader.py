@@ -2,6 +2,7 @@
 
 The order matters for safety and speed:
 
+- A bad ``emergencyReason`` is refused before any source is called.
 - A citizen asking for another CPR is checked against the consent source *first*; no other
   source is called until the proxy Consent is found.
 - Everyone else fetches every source at once, consent included; filtering waits for
@@ -24,11 +25,19 @@ from core.errors import AuditWriteError, BadUserInput
 from core.metrics import Metrics
 from core.records import ConsentRecord, Record
 from core.sources import SOURCE_NAMES
-from plans.assembly import assemble_packages, package_id_factory
+from plans.assembly import assemble_packages
 from plans.audit import AccessLog, AccessRecord
-from plans.consent import Access, ViewerKind, decide_access, filter_records, viewer_kind
+from plans.consent import (
+    Access,
+    ViewerKind,
+    check_reason,
+    decide_access,
+    filter_records,
+    viewer_kind,
+)
 from plans.model import Plan, SourceStatus
 from plans.viewer import Viewer
+from plans.views import ViewIds, view_key
 from upstream.loaders import RequestLoaders
 from upstream.pipeline import SourceResult
 
@@ -74,7 +83,7 @@ class PlanReader:
         self.pseudonym_key = pseudonym_key
         self.deadline = deadline
         self.metrics = metrics
-        self.package_id = package_id_factory(pseudonym_key)
+        self.ids = ViewIds(pseudonym_key)
 
     def pseudonym(self, cpr: str) -> str:
         return pseudonymise_cpr(cpr, self.pseudonym_key)
@@ -98,6 +107,8 @@ class PlanReader:
         request_id: str | None = None,
     ) -> Plan:
         patient = resolve_patient(viewer, cpr)
+        # A bad emergencyReason is refused before anything is fetched or logged.
+        check_reason(viewer, patient, emergency_reason)
         loop = asyncio.get_running_loop()
         deadline_at = loop.time() + self.deadline
         if viewer_kind(viewer, patient) is ViewerKind.PROXY:
@@ -115,8 +126,17 @@ class PlanReader:
         for (source, _), result in results.items():
             by_source.setdefault(source, []).extend(result.records)
         visible, restricted = filter_records(access, by_source)
-        packages, unassigned = assemble_packages(patient, visible, package_id=self.package_id)
+        view = view_key(
+            access,
+            proxy=self.pseudonym(viewer.cpr)
+            if access.kind is ViewerKind.PROXY and viewer.cpr
+            else None,
+        )
+        packages, unassigned = assemble_packages(
+            visible, package_id=lambda kind: self.ids.package_id(patient, kind, view)
+        )
         plan = Plan(
+            id=self.ids.plan_id(patient, view),
             cpr=patient,
             packages=packages,
             unassigned=unassigned,

@@ -17,7 +17,7 @@ from core.errors import (
     SourceUnavailable,
 )
 from core.tracebacks import format_traceback
-from plans.consent import is_proxy_for
+from plans.consent import MAX_REASON_LENGTH, MIN_REASON_ALNUM, is_proxy_for
 from plans.reader import resolve_patient
 
 from .context import Context
@@ -42,7 +42,13 @@ PatientCpr = Annotated[
 EmergencyReason = Annotated[
     str | None,
     strawberry.argument(
-        description="Why the patient's blocks must be overridden now (clinicians); logged."
+        description=(
+            "Why the patient's blocks must be overridden now (clinicians); logged, and shown "
+            "to the patient. It is normalised (Unicode NFKC, trimmed) and must hold at least "
+            f"{MIN_REASON_ALNUM} letters or digits, at most {MAX_REASON_LENGTH} characters, "
+            "and no control, format or bidi characters (tabs, line breaks, zero-width or "
+            "direction marks); otherwise BAD_USER_INPUT and nothing is read."
+        )
     ),
 ]
 Since = Annotated[

@@ -74,7 +74,11 @@ class PlanSection:
 @strawberry.type(description="One care package course of the patient, across every sector.")
 class CarePackage:
     id: strawberry.ID = strawberry.field(
-        description="Stable for the same patient and package across calls; reveals no CPR."
+        description=(
+            "Stable for the same patient, package and view across calls; another view "
+            "(another viewer or organisation, other consent filtering, a break-the-glass "
+            "read) has another id, so a client cache never merges two views. Reveals no CPR."
+        )
     )
     kind: PackageKind = strawberry.field(description="Which package.")
     diagnoses: list[Diagnosis] = strawberry.field(
@@ -119,6 +123,14 @@ class SourceStatus:
 
 @strawberry.type(description="One patient's plan, as the caller may see it.")
 class Plan:
+    id: strawberry.ID = strawberry.field(
+        description=(
+            "Stable for the same patient and view; another view (the patient, a proxy, "
+            "another organisation, other consent filtering, a break-the-glass read) has "
+            "another id. Items are identified by `source` and `sourceId` instead, the same "
+            "in every view. Reveals no CPR."
+        )
+    )
     cpr: str = strawberry.field(description="The patient this plan is about.")
     packages: list[CarePackage] = strawberry.field(
         description="One per care package the patient is in."

@@ -19,12 +19,14 @@ from core.records import (
     TriageLevel,
     TriageRecord,
 )
-from plans.assembly import assemble_packages, package_id_factory
+from plans.assembly import assemble_packages
 from plans.model import CarePackage, PackageKind, PlanSection
+from plans.views import ViewIds
 
 CPR = "0101521234"
 OTHER_CPR = "2307481234"
 KEY = b"pseudonym-key-for-tests"
+VIEW = "patient"
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 CET = timezone(timedelta(hours=1))
 Codes = Sequence[str]
@@ -85,7 +87,9 @@ def assemble(*records: Record, cpr: str = CPR) -> tuple[list[CarePackage], PlanS
     by_source: dict[str, list[Record]] = {}
     for record in records:
         by_source.setdefault(record.source, []).append(record)
-    return assemble_packages(cpr, by_source, package_id=package_id_factory(KEY))
+    return assemble_packages(
+        by_source, package_id=lambda kind: ViewIds(KEY).package_id(cpr, kind, VIEW)
+    )
 
 
 def kinds(packages: list[CarePackage]) -> list[PackageKind]:
@@ -312,21 +316,13 @@ def test_health_literacy_naming_no_package_goes_to_every_package() -> None:
     ]
 
 
-def test_package_ids_are_stable_and_keyed() -> None:
+def test_package_ids_are_stable_and_name_the_kind() -> None:
     first, _ = assemble(KOL, RYG)
     again, _ = assemble(RYG, KOL)
     assert [p.id for p in first] == [p.id for p in again]
-    assert package_id_factory(KEY)(CPR, COPD) == package_id_factory(bytes(KEY))(CPR, COPD)
-    assert package_id_factory(b"another-key")(CPR, COPD) != first[0].id
-
-
-def test_package_ids_differ_per_patient_and_kind_and_hide_the_cpr() -> None:
-    package_id = package_id_factory(KEY)
-    every = {package_id(cpr, kind) for cpr in (CPR, OTHER_CPR) for kind in PackageKind}
-    assert len(every) == 2 * len(PackageKind)
-    assert not any(cpr in pid for pid in every for cpr in (CPR, OTHER_CPR))
-    packages, _ = assemble(KOL)
-    assert packages[0].id == package_id(CPR, COPD)
+    ids = ViewIds(KEY)
+    assert [p.id for p in first] == [ids.package_id(CPR, p.kind, VIEW) for p in first]
+    assert len({p.id for p in first}) == 2
 
 
 def test_item_referencing_an_inactive_condition_of_an_existing_package_joins_it() -> None:
