@@ -14,6 +14,7 @@ from datetime import date, datetime
 __all__ = [
     "AppointmentRecord",
     "AppointmentStatus",
+    "ConsentProvisionRecord",
     "ConsentRecord",
     "DiagnosisRecord",
     "GoalRecord",
@@ -116,8 +117,23 @@ class ConsentActorRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConsentProvisionRecord:
+    """One provision of a Consent's tree, as it applies (contract §1, v2)."""
+
+    kind: str  # "deny" or "permit"; a nested provision without a type has its parent's
+    actors: tuple[ConsentActorRecord, ...]  # a nested one naming none: its parent's
+    classes: tuple[str, ...]  # empty: all data; "" is an entry without a readable code
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConsentRecord(Record):
     active: bool
     kind: str  # "deny" or "permit"
     actors: tuple[ConsentActorRecord, ...]
-    classes: tuple[str, ...]  # empty: all data
+    classes: tuple[str, ...]  # empty: all data; "" is an entry without a readable code
+    nested: tuple[ConsentProvisionRecord, ...] = ()  # provision.provision[], depth first
+
+    def provisions(self) -> tuple[ConsentProvisionRecord, ...]:
+        """Every provision of the tree: the top one first, then the nested ones."""
+        top = ConsentProvisionRecord(kind=self.kind, actors=self.actors, classes=self.classes)
+        return (top, *self.nested)

@@ -276,6 +276,7 @@ def create_app(
             jwks_url=jwks_url,
             audience=settings.auth_audience,
             leeway=settings.auth_leeway,
+            max_lifetime=settings.auth_max_token_lifetime,
             http_client=http,
         )
         connectors: dict[str, Connector] = {}

@@ -1,7 +1,9 @@
 """Bearer tokens: verify a JWT against the identity provider's JWKS and make a Viewer.
 
 The contract (§2): RS256 or ES256 only, ``iss`` the configured issuer, ``minplan`` in
-``aud``, ``exp`` required and checked. Every failure is an :class:`AuthError` whose
+``aud``, ``exp`` required and checked. Beyond it: ``exp`` (and ``iat`` when present) is a
+finite number no further ahead than the maximum token lifetime, and a clinician's ``org``
+is a SOR code (ASCII digits). Every failure is an :class:`AuthError` whose
 message names the failed check and never carries the token or a CPR number.
 
 Example:
@@ -43,6 +45,8 @@ ALLOWED_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256")
 _FAILED_LOAD_BACKOFF = 5.0
 _UNAVAILABLE = "signing keys unavailable: "
 _SAFE_ALG = re.compile(r"^[A-Za-z0-9+_-]{1,20}$")
+# A SOR code: ASCII digits only (\d would also take other scripts' digits).
+_SOR_CODE = re.compile(r"[0-9]{1,20}")
 
 # PyJWT's exception -> the check that failed. Order matters: subclasses first.
 _DECODE_ERRORS: tuple[tuple[type[jwt_errors.PyJWTError], str], ...] = (
@@ -100,6 +104,8 @@ class TokenVerifier:
         jwks_url: an ``http(s)://`` URL or a ``file://`` path of the JWKS.
         audience: must be in the token's ``aud``.
         leeway: clock skew allowed on ``exp``/``nbf``/``iat``, seconds.
+        max_lifetime: a token whose ``exp`` lies further ahead than this (plus the
+            leeway), seconds, is refused: a stolen long-lived token would never expire.
         http_client: used for ``http(s)`` JWKS; if None the verifier creates and owns
             one (close it with :meth:`aclose`).
         min_refresh_interval: least seconds between two fetches of the JWKS.
@@ -113,6 +119,7 @@ class TokenVerifier:
         jwks_url: str,
         audience: str = "minplan",
         leeway: float = 30.0,
+        max_lifetime: float = 86_400.0,
         http_client: httpx.AsyncClient | None = None,
         min_refresh_interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
@@ -124,6 +131,7 @@ class TokenVerifier:
         self._jwks_path = _jwks_path(jwks_url)
         self._audience = audience
         self._leeway = leeway
+        self._max_lifetime = max_lifetime
         self._client = http_client
         self._owns_client = http_client is None
         self._min_refresh_interval = min_refresh_interval
@@ -174,6 +182,7 @@ class TokenVerifier:
         except jwt_errors.PyJWTError as exc:
             message = next((m for t, m in _DECODE_ERRORS if isinstance(exc, t)), "invalid token")
             raise AuthError(message) from exc
+        _check_times(claims, latest_exp=time.time() + self._max_lifetime + self._leeway)
         viewer = _viewer_from_claims(claims)
         self._remember(token, float(claims["exp"]), viewer)
         return viewer
@@ -298,12 +307,30 @@ def _parse_jwks(document: object) -> dict[str, jwt.PyJWK]:
     return keys
 
 
+def _is_number(value: object) -> bool:
+    # JSON true is a Python bool, and PyJWT would read "9999999999" as a number: neither is.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_times(claims: Mapping[str, Any], *, latest_exp: float) -> None:
+    """``exp`` (and ``iat`` when present) are numbers, and ``exp`` is not too far ahead."""
+    exp = claims["exp"]
+    if not _is_number(exp):
+        raise AuthError("claim 'exp' must be a number")
+    if exp > latest_exp:
+        raise AuthError("claim 'exp' too far ahead (longer than the maximum token lifetime)")
+    if "iat" in claims and not _is_number(claims["iat"]):
+        raise AuthError("claim 'iat' must be a number")
+
+
 def _viewer_from_claims(claims: Mapping[str, Any]) -> Viewer:
     role = claims.get("role")
     if role not in (Role.CITIZEN.value, Role.CLINICIAN.value):
         raise AuthError("claim 'role' must be citizen or clinician")
     subject = claims.get("sub") or ""
     org, org_name, name = (_optional_str(claims, c) for c in ("org", "org_name", "name"))
+    if org is not None and not _SOR_CODE.fullmatch(org):
+        raise AuthError("claim 'org' must be a SOR code (1-20 digits)")
     if role == Role.CITIZEN.value:
         cpr = claims.get("cpr")
         if not isinstance(cpr, str) or not is_valid_cpr(cpr):

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     auth_jwks_url: str | None = None
     auth_audience: str = "minplan"
     auth_leeway: float = Field(30.0, ge=0, description="clock skew allowed on exp/nbf")
+    auth_max_token_lifetime: float = Field(
+        86_400.0, gt=0, description="seconds a token's exp may lie ahead (plus the leeway)"
+    )
 
     # Cache, access log
     cache_url: str = "memory://"

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import enum
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.codes import CPR_SYSTEM, SOR_SYSTEM
 from core.errors import BadUserInput, ConsentUnavailable, Forbidden
-from core.records import ConsentRecord, Record
+from core.records import ConsentProvisionRecord, ConsentRecord, Record
 from plans.viewer import Viewer
 
 __all__ = [
@@ -99,31 +99,42 @@ def viewer_kind(viewer: Viewer, patient: str) -> ViewerKind:
 
 
 def is_proxy_for(consents: Iterable[ConsentRecord], patient: str, citizen_cpr: str) -> bool:
-    """True when an active permit Consent of ``patient`` names ``citizen_cpr`` as proxy."""
-    return any(
-        c.active
-        and c.kind == "permit"
-        and c.patient == patient
-        and any(
-            a.role == "proxy" and a.system == CPR_SYSTEM and a.value == citizen_cpr
-            for a in c.actors
-        )
-        for c in consents
-    )
+    """True when an active Consent of ``patient`` permits ``citizen_cpr`` as proxy.
+
+    Fail closed over the provision tree: some ``permit`` provision names them with role
+    ``proxy``, and no ``deny`` provision of an active Consent names them at all.
+    """
+    permitted = False
+    for node in _active_provisions(consents, patient):
+        named = [a for a in node.actors if a.system == CPR_SYSTEM and a.value == citizen_cpr]
+        if node.kind == "deny" and named:
+            return False
+        permitted = permitted or (node.kind == "permit" and any(a.role == "proxy" for a in named))
+    return permitted
 
 
 def _blocked_classes(consents: Iterable[ConsentRecord], patient: str, org: str) -> set[str]:
+    """The classes every ``deny`` provision naming ``org`` covers, nested ones included."""
     blocked: set[str] = set()
-    for c in consents:
-        if not (c.active and c.kind == "deny" and c.patient == patient):
+    for node in _active_provisions(consents, patient):
+        if node.kind != "deny":
             continue
-        if any(a.system == SOR_SYSTEM and a.value == org for a in c.actors):
-            # An unknown class is treated as "everything": we cannot tell what it covers.
-            known = [k for k in c.classes if k in ALL_CLASSES]
-            if not c.classes or len(known) != len(c.classes):
+        if any(a.system == SOR_SYSTEM and a.value == org for a in node.actors):
+            # An unknown or unreadable ("") class is treated as "everything": we cannot
+            # tell what it covers.
+            known = [k for k in node.classes if k in ALL_CLASSES]
+            if not node.classes or len(known) != len(node.classes):
                 return set(ALL_CLASSES)
             blocked.update(known)
     return blocked
+
+
+def _active_provisions(
+    consents: Iterable[ConsentRecord], patient: str
+) -> Iterator[ConsentProvisionRecord]:
+    for c in consents:
+        if c.active and c.patient == patient:
+            yield from c.provisions()
 
 
 def decide_access(

@@ -1,10 +1,11 @@
-"""The root query: ``plan``, ``me`` and ``accessLog``."""
+"""The root query: ``plan``, ``me``, ``accessLog`` and ``accessLogPage``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Annotated
+from collections.abc import Awaitable
+from typing import Annotated, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -12,23 +13,33 @@ from graphql import GraphQLError
 from core.errors import (
     AccessLogUnavailable,
     AuditWriteError,
+    BadUserInput,
     ConsentUnavailable,
     Forbidden,
     SourceUnavailable,
 )
-from core.tracebacks import format_traceback
+from plans.audit import (
+    MAX_PAGE_SIZE,
+    AccessPage,
+    AccessRecord,
+    PageKey,
+    decode_cursor,
+    since_in_utc,
+)
 from plans.consent import MAX_REASON_LENGTH, MIN_REASON_ALNUM, is_proxy_for
 from plans.reader import resolve_patient
 
 from .context import Context
 from .types.plan import Plan
-from .types.viewer import AccessLogEntry, Viewer
+from .types.viewer import AccessLogEntry, AccessLogPage, Viewer
 
 __all__ = ["Query"]
 
 log = logging.getLogger(__name__)
 
 Info = strawberry.Info[Context, None]
+DEFAULT_PAGE_SIZE = 100
+_T = TypeVar("_T")
 
 PatientCpr = Annotated[
     str | None,
@@ -53,7 +64,15 @@ EmergencyReason = Annotated[
 ]
 Since = Annotated[
     dt.datetime | None,
-    strawberry.argument(description="Only entries at or after this time."),
+    strawberry.argument(description="Only entries at or after this time (no offset: UTC)."),
+]
+First = Annotated[
+    int | None,
+    strawberry.argument(description=f"Entries on this page, 1 to {MAX_PAGE_SIZE} (null: 100)."),
+]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="The `endCursor` of the page before; none for the first."),
 ]
 
 
@@ -104,31 +123,96 @@ class Query:
     @strawberry.field(
         description=(
             "Who has seen this patient's data, newest first: every plan read by a clinician "
-            "or a proxy. For the patient (leave out `cpr`) and their proxies only."
+            f"or a proxy. Only the newest {MAX_PAGE_SIZE} entries; `accessLogPage` pages "
+            "through all of them. For the patient (leave out `cpr`) and their proxies only."
         )
     )
     async def access_log(
         self, info: Info, cpr: PatientCpr = None, since: Since = None
     ) -> list[AccessLogEntry]:
+        patient, since_utc = await _access_log_query(info, cpr, since)
         ctx = info.context
-        viewer = ctx.viewer
-        if not viewer.is_citizen:
-            raise Forbidden("The access log is for the patient and their proxies only.")
-        patient = resolve_patient(viewer, cpr)
-        if patient != viewer.cpr:
-            consents = await ctx.plans.consents_for(ctx.loaders, patient)
-            if consents is None:
-                raise ConsentUnavailable(
-                    "The consent registry cannot be reached, so your power of attorney "
-                    "cannot be checked."
-                )
-            if viewer.cpr is None or not is_proxy_for(consents, patient, viewer.cpr):
-                raise Forbidden("You may read only your own access log or one you are proxy for.")
-        if since is not None and since.tzinfo is None:
-            since = since.replace(tzinfo=dt.UTC)
-        try:
-            records = await ctx.access_log.entries(ctx.plans.pseudonym(patient), since=since)
-        except Exception as exc:
-            log.error("access log read failed: %s", format_traceback(exc))
-            raise AccessLogUnavailable("The access log cannot be read right now.") from exc
+        records: list[AccessRecord] = await _read_access_log(
+            ctx.access_log.entries(patient, since=since_utc, limit=MAX_PAGE_SIZE)
+        )
         return [AccessLogEntry.from_record(r) for r in records]
+
+    @strawberry.field(
+        description=(
+            "Every entry of the patient's access log, newest first, a page at a time: pass "
+            "a page's `endCursor` as `after` for the next. Same access as `accessLog`."
+        )
+    )
+    async def access_log_page(
+        self,
+        info: Info,
+        cpr: PatientCpr = None,
+        since: Since = None,
+        first: First = DEFAULT_PAGE_SIZE,
+        after: After = None,
+    ) -> AccessLogPage:
+        first = DEFAULT_PAGE_SIZE if first is None else first
+        if not 1 <= first <= MAX_PAGE_SIZE:
+            raise BadUserInput(f"first must be between 1 and {MAX_PAGE_SIZE}; it was {first}.")
+        key = _page_key(after)
+        patient, since_utc = await _access_log_query(info, cpr, since)
+        ctx = info.context
+        page: AccessPage = await _read_access_log(
+            ctx.access_log.page(patient, since=since_utc, first=first, after=key)
+        )
+        return AccessLogPage.from_page(page)
+
+
+def _page_key(after: str | None) -> PageKey | None:
+    if after is None:
+        return None
+    try:
+        return decode_cursor(after)
+    except ValueError:
+        raise BadUserInput(
+            "after is not a cursor of this access log: pass a page's endCursor as it came."
+        ) from None
+
+
+async def _access_log_query(
+    info: Info, cpr: str | None, since: dt.datetime | None
+) -> tuple[str, dt.datetime | None]:
+    """The patient's pseudonym and ``since`` in UTC, once the caller may read their log.
+
+    Raises:
+        Forbidden: not the patient or their proxy.
+        ConsentUnavailable: a proxy whose power of attorney cannot be checked.
+        BadUserInput: a malformed CPR, or a ``since`` with no UTC equivalent.
+    """
+    ctx = info.context
+    viewer = ctx.viewer
+    if not viewer.is_citizen:
+        raise Forbidden("The access log is for the patient and their proxies only.")
+    patient = resolve_patient(viewer, cpr)
+    if patient != viewer.cpr:
+        consents = await ctx.plans.consents_for(ctx.loaders, patient)
+        if consents is None:
+            raise ConsentUnavailable(
+                "The consent registry cannot be reached, so your power of attorney "
+                "cannot be checked."
+            )
+        if viewer.cpr is None or not is_proxy_for(consents, patient, viewer.cpr):
+            raise Forbidden("You may read only your own access log or one you are proxy for.")
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    try:
+        since_utc = since_in_utc(since)
+    except ValueError:
+        # Year 1 with a positive offset, or 9999 with a negative one, has no UTC time.
+        raise BadUserInput(
+            "since is out of range: it must be a time between years 1 and 9999 in UTC."
+        ) from None
+    return ctx.plans.pseudonym(patient), since_utc
+
+
+async def _read_access_log(read: Awaitable[_T]) -> _T:
+    try:
+        return await read
+    except Exception as exc:
+        log.exception("access log read failed")
+        raise AccessLogUnavailable("The access log cannot be read right now.") from exc

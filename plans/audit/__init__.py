@@ -3,7 +3,8 @@
 Open the backend named by ``MINPLAN_AUDIT_URL`` with :func:`open_access_log`, ``start``
 it in the app's lifespan, ``record`` each read before its answer leaves (an
 :class:`~core.errors.AuditWriteError` means the read must fail), and read a
-patient's entries back newest first with ``entries``.
+patient's entries back newest first with ``entries`` (the newest) or ``page`` (all, in
+pages).
 """
 
 from __future__ import annotations
@@ -17,6 +18,15 @@ from plans.audit.base import (
     AccessLog,
     AccessRecord,
     check_table_name,
+    since_in_utc,
+)
+from plans.audit.paging import (
+    MAX_PAGE_SIZE,
+    AccessPage,
+    PageKey,
+    check_page_size,
+    decode_cursor,
+    encode_cursor,
 )
 from plans.audit.postgres import PostgresAccessLog
 from plans.audit.sqlite import SqliteAccessLog
@@ -24,11 +34,18 @@ from plans.audit.sqlite import SqliteAccessLog
 __all__ = [
     "ACTOR_ROLES",
     "DEFAULT_TABLE",
+    "MAX_PAGE_SIZE",
     "AccessLog",
+    "AccessPage",
     "AccessRecord",
+    "PageKey",
     "PostgresAccessLog",
     "SqliteAccessLog",
+    "check_page_size",
+    "decode_cursor",
+    "encode_cursor",
     "open_access_log",
+    "since_in_utc",
 ]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")

@@ -19,9 +19,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from plans.audit.paging import AccessPage, PageKey
 
 __all__ = [
     "ACTOR_ROLES",
@@ -31,6 +34,7 @@ __all__ = [
     "AccessRecord",
     "check_entries_query",
     "check_table_name",
+    "since_in_utc",
 ]
 
 #: Who is logged: the patient's own reads are not.
@@ -129,8 +133,26 @@ class AccessLog(Protocol):
         """
         ...
 
+    async def page(
+        self,
+        patient: str,
+        *,
+        since: datetime | None = None,
+        first: int = 100,
+        after: PageKey | None = None,
+    ) -> AccessPage:
+        """One page of the patient's entries, newest first, with the count of all of them.
+
+        Args:
+            patient: Pseudonym of the patient's CPR.
+            since: Only entries at or after this (timezone-aware) moment.
+            first: At most this many entries (1 to ``MAX_PAGE_SIZE``).
+            after: Only entries older than this position (the previous page's ``end``).
+        """
+        ...
+
     async def ping(self) -> bool:
-        """True when the store answers (for ``/readyz``); never raises."""
+        """True when the store accepts a write (for ``/readyz``); writes nothing; never raises."""
         ...
 
 
@@ -152,12 +174,25 @@ def check_entries_query(since: datetime | None, limit: int) -> datetime | None:
     """Check the arguments of :meth:`AccessLog.entries`; return ``since`` in UTC.
 
     Raises:
-        ValueError: ``since`` is naive or ``limit`` is below 1.
+        ValueError: ``since`` is naive or out of range in UTC, or ``limit`` is below 1.
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
+    return since_in_utc(since)
+
+
+def since_in_utc(since: datetime | None) -> datetime | None:
+    """``since`` in UTC.
+
+    Raises:
+        ValueError: ``since`` is naive, or has no UTC equivalent (year 1 with a positive
+            offset, year 9999 with a negative one).
+    """
     if since is None:
         return None
     if since.tzinfo is None or since.utcoffset() is None:
         raise ValueError("since must be timezone-aware")
-    return since.astimezone(UTC)
+    try:
+        return since.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("since is out of range once in UTC") from exc

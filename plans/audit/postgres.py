@@ -3,10 +3,13 @@
 ``at`` is ``timestamptz``, ``sections`` a ``text[]``, with an index on
 ``(patient, at DESC)`` for the patient's newest-first read. Each insert is one
 autocommitted statement: :meth:`PostgresAccessLog.record` returns after the commit.
+:meth:`PostgresAccessLog.ping` inserts a row in a transaction it rolls back: a table that
+cannot take a write (read-only, locked) is not ready, though it reads.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +22,9 @@ from plans.audit.base import (
     AccessRecord,
     check_entries_query,
     check_table_name,
+    since_in_utc,
 )
+from plans.audit.paging import AccessPage, PageKey, check_page_size
 
 __all__ = ["PostgresAccessLog"]
 
@@ -27,6 +32,8 @@ _POOL_MIN = 1
 _POOL_MAX = 10
 _COMMAND_TIMEOUT = 5.0
 _PING_TIMEOUT = 2.0
+# How long the readiness probe's insert may wait for a lock (a table held locked is down).
+_PING_LOCK_TIMEOUT = "1s"
 
 
 class PostgresAccessLog:
@@ -52,6 +59,12 @@ class PostgresAccessLog:
         select = f"SELECT {columns} FROM {table} WHERE patient = $1"  # noqa: S608
         self._select = select + " ORDER BY at DESC, id DESC LIMIT $2"
         self._select_since = select + " AND at >= $3 ORDER BY at DESC, id DESC LIMIT $2"
+        self._select_ids = f"SELECT id, {columns} FROM {table} WHERE patient = $1"  # noqa: S608
+        self._count = f"SELECT count(*) FROM {table} WHERE patient = $1"  # noqa: S608
+        self._probe = (
+            f"INSERT INTO {table} (at, patient, actor_role, sections, emergency, request_id) "  # noqa: S608
+            "VALUES (now(), '', 'clinician', '{}', false, 'readiness-probe')"
+        )
 
     @property
     def table(self) -> str:
@@ -172,15 +185,63 @@ class PostgresAccessLog:
             rows = await self._pool.fetch(self._select_since, patient, limit, since_utc)
         return [_to_record(row) for row in rows]
 
+    async def page(
+        self,
+        patient: str,
+        *,
+        since: datetime | None = None,
+        first: int = 100,
+        after: PageKey | None = None,
+    ) -> AccessPage:
+        """One page of the patient's entries, newest first, and how many there are in all.
+
+        Raises:
+            ValueError: ``since`` naive or out of range, ``first`` outside 1-500.
+            RuntimeError: The log is not started.
+            asyncpg.PostgresError: The store could not be read.
+        """
+        check_page_size(first)
+        since_utc = since_in_utc(since)
+        if self._pool is None:
+            raise RuntimeError("the access log is not started or already closed")
+        where, params = "", list[object]([patient])
+        if since_utc is not None:
+            params.append(since_utc)
+            where += f" AND at >= ${len(params)}"
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            # One snapshot for the count and the page, so `total` matches what is paged.
+            count = await conn.fetchval(self._count + where, *params)
+            if after is not None:
+                params += [after.at, after.id]
+                where += f" AND (at, id) < (${len(params) - 1}, ${len(params)})"
+            params.append(first + 1)
+            query = self._select_ids + where + f" ORDER BY at DESC, id DESC LIMIT ${len(params)}"
+            rows = await conn.fetch(query, *params)
+        kept = rows[:first]
+        end = PageKey(kept[-1]["at"].astimezone(UTC), int(kept[-1]["id"])) if kept else None
+        return AccessPage(
+            entries=tuple(_to_record(row) for row in kept),
+            total=int(count),
+            end=end,
+            has_next=len(rows) > first,
+        )
+
     async def ping(self) -> bool:
-        """True when the server answers ``SELECT 1``; never raises."""
+        """True when the table takes an insert now (rolled back: nothing kept); never raises."""
         if self._pool is None:
             return False
         try:
-            answer = await self._pool.fetchval("SELECT 1", timeout=_PING_TIMEOUT)
+            async with asyncio.timeout(_PING_TIMEOUT), self._pool.acquire() as conn:
+                transaction = conn.transaction()
+                await transaction.start()
+                try:
+                    await conn.execute(f"SET LOCAL lock_timeout = '{_PING_LOCK_TIMEOUT}'")
+                    await conn.execute(self._probe)
+                finally:
+                    await transaction.rollback()
         except Exception:
             return False
-        return bool(answer == 1)
+        return True
 
 
 def _to_record(row: Any) -> AccessRecord:

@@ -4,12 +4,17 @@ WAL mode with ``synchronous=FULL``: a committed access record survives a crash o
 power cut. Each insert runs in autocommit mode, so :meth:`SqliteAccessLog.record`
 returns only after its own commit. ``at`` is ISO 8601 text in UTC with microseconds
 (fixed width, so it sorts as time does); ``sections`` is a JSON array.
+
+:meth:`SqliteAccessLog.ping` asks for the write lock on a connection of its own and gives
+it back at once: a database another process holds locked is not ready, though it reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,12 +27,17 @@ from plans.audit.base import (
     AccessRecord,
     check_entries_query,
     check_table_name,
+    since_in_utc,
 )
+from plans.audit.paging import AccessPage, PageKey, check_page_size
 
 __all__ = ["SqliteAccessLog"]
 
 _MEMORY = ":memory:"
 _BUSY_TIMEOUT_MS = 5000
+# /readyz waits this long for the write lock: long enough for a write under way to
+# finish, short enough that a probe does not hang on a database held locked.
+_PING_BUSY_TIMEOUT_S = 1.0
 
 
 def _utc_text(moment: datetime) -> str:
@@ -37,6 +47,24 @@ def _utc_text(moment: datetime) -> str:
 
 def _make_parent(path: str) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _try_write_lock(path: str) -> bool:
+    """Take the database's write lock and give it back, on a connection of its own.
+
+    A separate connection, because a transaction begun on the log's shared one would
+    take in (and roll back) any insert of a concurrent read. ``mode=rw``: never create.
+    """
+    uri = Path(path).resolve().as_uri() + "?mode=rw"
+    try:
+        with closing(
+            sqlite3.connect(uri, uri=True, timeout=_PING_BUSY_TIMEOUT_S, isolation_level=None)
+        ) as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("ROLLBACK")
+    except sqlite3.Error:
+        return False
+    return True
 
 
 class SqliteAccessLog:
@@ -63,6 +91,8 @@ class SqliteAccessLog:
         order = " ORDER BY at DESC, id DESC LIMIT ?"
         self._select = select + order
         self._select_since = select + " AND at >= ?" + order
+        self._select_ids = f"SELECT id, {columns} FROM {table} WHERE patient = ?"  # noqa: S608
+        self._count = f"SELECT count(*) FROM {table} WHERE patient = ?"  # noqa: S608
 
     @property
     def path(self) -> str:
@@ -196,15 +226,57 @@ class SqliteAccessLog:
             )
         return [_to_record(tuple(row)) for row in rows]
 
+    async def page(
+        self,
+        patient: str,
+        *,
+        since: datetime | None = None,
+        first: int = 100,
+        after: PageKey | None = None,
+    ) -> AccessPage:
+        """One page of the patient's entries, newest first, and how many there are in all.
+
+        Raises:
+            ValueError: ``since`` naive or out of range, ``first`` outside 1-500.
+            RuntimeError: The log is not started.
+            sqlite3.Error: The store could not be read.
+        """
+        check_page_size(first)
+        since_utc = since_in_utc(since)
+        if self._db is None:
+            raise RuntimeError("the access log is not started or already closed")
+        where, params = "", list[str | int]([patient])
+        if since_utc is not None:
+            where += " AND at >= ?"
+            params.append(_utc_text(since_utc))
+        (count,) = next(iter(await self._db.execute_fetchall(self._count + where, params)))
+        if after is not None:
+            where += " AND (at, id) < (?, ?)"
+            params += [_utc_text(after.at), after.id]
+        query = self._select_ids + where + " ORDER BY at DESC, id DESC LIMIT ?"
+        rows = [tuple(r) for r in await self._db.execute_fetchall(query, (*params, first + 1))]
+        kept = rows[:first]
+        end = None
+        if kept:
+            last_id, last_at = kept[-1][0], kept[-1][1]
+            end = PageKey(datetime.fromisoformat(str(last_at)), int(str(last_id)))
+        return AccessPage(
+            entries=tuple(_to_record(row[1:]) for row in kept),
+            total=int(count),
+            end=end,
+            has_next=len(rows) > first,
+        )
+
     async def ping(self) -> bool:
-        """True when the database answers ``SELECT 1``; never raises."""
+        """True when the database would take a write now; writes nothing; never raises."""
         if self._db is None:
             return False
         try:
-            rows = await self._db.execute_fetchall("SELECT 1")
+            if self._path == _MEMORY:  # no other connection can see (or lock) it
+                return list(await self._db.execute_fetchall("SELECT 1")) == [(1,)]
+            return await asyncio.to_thread(_try_write_lock, self._path)
         except Exception:
             return False
-        return list(rows) == [(1,)]
 
 
 def _to_record(row: tuple[object, ...]) -> AccessRecord:

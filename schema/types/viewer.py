@@ -8,9 +8,9 @@ from typing import Any
 import strawberry
 
 from plans import viewer as viewer_model
-from plans.audit import AccessRecord
+from plans.audit import AccessPage, AccessRecord, encode_cursor
 
-__all__ = ["AccessLogEntry", "Role", "Viewer"]
+__all__ = ["AccessLogEntry", "AccessLogPage", "Role", "Viewer"]
 
 Role = viewer_model.Role
 strawberry.enum(
@@ -63,4 +63,23 @@ class AccessLogEntry:
             emergency=record.emergency,
             reason=record.reason,
             sections=list(record.sections),
+        )
+
+
+@strawberry.type(description="One page of the access log, newest first.")
+class AccessLogPage:
+    entries: list[AccessLogEntry] = strawberry.field(description="Newest first.")
+    total: int = strawberry.field(description="Every entry matching `since`, across all pages.")
+    end_cursor: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null when the page is empty."
+    )
+    has_next_page: bool = strawberry.field(description="True when older entries follow.")
+
+    @classmethod
+    def from_page(cls, page: AccessPage) -> AccessLogPage:
+        return cls(
+            entries=[AccessLogEntry.from_record(r) for r in page.entries],
+            total=page.total,
+            end_cursor=encode_cursor(page.end) if page.end is not None else None,
+            has_next_page=page.has_next,
         )

@@ -527,3 +527,104 @@ async def test_a_verified_token_is_remembered_until_its_time_runs_out(
     monkeypatch.setattr(auth.time, "time", lambda: later)
     await verifier.verify(token)
     assert len(decodes) == 2, "past its time, the token's signature is checked again"
+
+
+# --- lifetime and claim shapes (issue 10) ---------------------------------------------
+
+HOUR = 3600
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        pytest.param({"exp": 1e308}, "claim 'exp' too far ahead", id="exp-1e308"),
+        pytest.param(
+            {"exp": lambda now: now + 25 * HOUR}, "claim 'exp' too far ahead", id="exp-in-25h"
+        ),
+        pytest.param(
+            {"exp": lambda now: float(now + 2 * 86_400)},
+            "claim 'exp' too far ahead",
+            id="exp-float-in-2-days",
+        ),
+        pytest.param({"exp": "9999999999"}, "claim 'exp' must be a number", id="exp-string"),
+        pytest.param(
+            {"exp": lambda now: str(now + HOUR)},
+            "claim 'exp' must be a number",
+            id="exp-string-soon",
+        ),
+        pytest.param({"exp": True}, "token", id="exp-true"),
+        pytest.param({"exp": float("inf")}, "", id="exp-infinity"),
+        pytest.param({"exp": float("nan")}, "", id="exp-nan"),
+        pytest.param({"iat": "0"}, "claim 'iat'", id="iat-string"),
+        pytest.param({"iat": True}, "claim 'iat' must be a number", id="iat-true"),
+    ],
+)
+async def test_token_times_refused(
+    verifier: TokenVerifier, rsa_key: rsa.RSAPrivateKey, overrides: dict[str, Any], message: str
+) -> None:
+    now = int(time.time())
+    values = {k: v(now) if callable(v) else v for k, v in overrides.items()}
+    with pytest.raises(AuthError) as info:
+        await verifier.verify(sign(claims(**values), rsa_key))
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "exp",
+    [
+        pytest.param(23 * HOUR, id="exp-in-23h"),
+        pytest.param(24 * HOUR, id="exp-in-24h"),
+        pytest.param(24 * HOUR + 20, id="exp-in-24h-within-leeway"),
+        pytest.param(0.5 * HOUR, id="exp-float"),
+    ],
+)
+async def test_token_within_lifetime_accepted(
+    verifier: TokenVerifier, rsa_key: rsa.RSAPrivateKey, exp: float
+) -> None:
+    viewer = await verifier.verify(sign(claims(exp=time.time() + exp), rsa_key))
+    assert viewer.cpr == CPR
+
+
+async def test_max_lifetime_is_configurable(
+    write_jwks: Callable[[dict[str, Any]], str], rsa_key: rsa.RSAPrivateKey
+) -> None:
+    short = TokenVerifier(
+        issuer=ISSUER, jwks_url=write_jwks(jwks((rsa_key, "rsa-1"))), max_lifetime=600, leeway=0
+    )
+    assert (await short.verify(sign(claims(exp=int(time.time()) + 500), rsa_key))).cpr == CPR
+    with pytest.raises(AuthError, match="claim 'exp' too far ahead"):
+        await short.verify(sign(claims(exp=int(time.time()) + 700), rsa_key))
+
+
+@pytest.mark.parametrize(
+    "org",
+    [
+        pytest.param(" ", id="blank"),
+        pytest.param("", id="empty"),
+        pytest.param("' OR 1=1 --", id="sql"),
+        pytest.param("12a", id="letter"),
+        pytest.param(" 380101000016003", id="leading-space"),
+        pytest.param("380101000016003\n", id="trailing-newline"),
+        pytest.param("٣٨٠١٠١", id="arabic-indic-digits"),
+        pytest.param("１２３", id="fullwidth-digits"),
+        pytest.param("1" * 21, id="21-digits"),
+        pytest.param("-1", id="signed"),
+    ],
+)
+async def test_org_must_be_a_sor_code(
+    verifier: TokenVerifier, rsa_key: rsa.RSAPrivateKey, org: str
+) -> None:
+    token = sign(claims(role="clinician", cpr=None, org=org), rsa_key)
+    with pytest.raises(AuthError) as info:
+        await verifier.verify(token)
+    assert str(info.value) == "claim 'org' must be a SOR code (1-20 digits)"
+
+
+@pytest.mark.parametrize(
+    "org", ["380101000016003", "265161000016000", "1001081000016004", "469401000016002", "1"]
+)
+async def test_sor_codes_accepted(
+    verifier: TokenVerifier, rsa_key: rsa.RSAPrivateKey, org: str
+) -> None:
+    viewer = await verifier.verify(sign(claims(role="clinician", cpr=None, org=org), rsa_key))
+    assert viewer.org == org

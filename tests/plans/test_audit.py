@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,9 +20,13 @@ from core.cpr import pseudonymise_cpr
 from core.errors import AuditWriteError, ConfigError
 from plans.audit import (
     AccessLog,
+    AccessPage,
     AccessRecord,
+    PageKey,
     PostgresAccessLog,
     SqliteAccessLog,
+    decode_cursor,
+    encode_cursor,
     open_access_log,
 )
 from tests.services import postgres_reachable, postgres_url, require_service
@@ -376,3 +382,277 @@ def test_access_record_turns_a_list_of_sections_into_a_tuple() -> None:
 
     assert record.sections == ("goals",)
     assert hash(record)
+
+
+# -- paging (accessLogPage) --------------------------------------------------------------
+
+
+async def _fill(log: AccessLog, count: int, *, start: datetime = T0) -> list[AccessRecord]:
+    """``count`` entries a second apart, three at a time sharing one moment (ties)."""
+    written = []
+    for n in range(count):
+        entry = clinician_read(start + timedelta(seconds=n // 3), request_id=f"req-{n:05d}")
+        await log.record(entry)
+        written.append(entry)
+    return written
+
+
+def _newest_first(entries: list[AccessRecord]) -> list[str]:
+    # Newest first; among equal times the last written first (as written: ascending).
+    return [e.request_id for e in reversed(entries)]
+
+
+async def _all_pages(
+    log: AccessLog, first: int, since: datetime | None = None
+) -> tuple[list[AccessPage], list[str]]:
+    pages, seen, after = [], [], None
+    while True:
+        page = await log.page(PATIENT, since=since, first=first, after=after)
+        pages.append(page)
+        seen += [e.request_id for e in page.entries]
+        if not page.has_next:
+            return pages, seen
+        assert page.end is not None
+        after = decode_cursor(encode_cursor(page.end))  # as a client hands it back
+
+
+async def test_pages_reach_every_entry_exactly_once_newest_first(log: AccessLog) -> None:
+    written = await _fill(log, 1234)
+    await log.record(clinician_read(patient=OTHER_PATIENT))  # never on this patient's pages
+
+    pages, seen = await _all_pages(log, 100)
+
+    assert seen == _newest_first(written)
+    assert [len(p.entries) for p in pages] == [100] * 12 + [34]
+    assert {p.total for p in pages} == {1234}
+    assert [p.has_next for p in pages] == [True] * 12 + [False]
+
+
+@pytest.mark.parametrize("first", [1, 7, 500])
+async def test_page_sizes(log: AccessLog, first: int) -> None:
+    written = await _fill(log, 40)
+    pages, seen = await _all_pages(log, first)
+    assert seen == _newest_first(written)
+    assert len(pages) == -(-40 // first)
+
+
+async def test_since_limits_pages_and_total(log: AccessLog) -> None:
+    written = await _fill(log, 300)
+    since = written[150].at  # entries 150..299 (and 150's tie partners 151, 152: same time)
+
+    pages, seen = await _all_pages(log, 40, since=since)
+
+    assert seen == _newest_first(written[150:])
+    assert {p.total for p in pages} == {150}
+
+
+async def test_since_with_an_offset_means_the_same_moment(log: AccessLog) -> None:
+    written = await _fill(log, 30)
+    since = written[15].at.astimezone(timezone(timedelta(hours=-5)))
+    page = await log.page(PATIENT, since=since, first=100)
+    assert [e.request_id for e in page.entries] == _newest_first(written[15:])
+
+
+async def test_entries_written_between_pages_neither_repeat_nor_skip_older_ones(
+    log: AccessLog,
+) -> None:
+    written = await _fill(log, 250)
+    first = await log.page(PATIENT, first=100)
+    assert first.end is not None
+    newer = await _fill(log, 60, start=T0 + timedelta(days=1))  # a clinician keeps reading
+    same_time = clinician_read(written[-1].at, request_id="req-tie-late")
+    await log.record(same_time)  # the newest moment already paged, written later
+
+    rest, seen = [], [e.request_id for e in first.entries]
+    after: PageKey | None = first.end
+    while after is not None:
+        page = await log.page(PATIENT, first=100, after=after)
+        rest.append(page)
+        seen += [e.request_id for e in page.entries]
+        after = page.end if page.has_next else None
+
+    assert seen == _newest_first(written)
+    assert {p.total for p in rest} == {250 + 60 + 1}
+    # ... and a new first page starts with what came since.
+    again = await log.page(PATIENT, first=100)
+    assert [e.request_id for e in again.entries[:60]] == _newest_first(newer)
+    assert again.entries[60].request_id == "req-tie-late"
+
+
+async def test_an_empty_log_has_one_empty_page(log: AccessLog) -> None:
+    page = await log.page(PATIENT)
+    assert page == AccessPage(entries=(), total=0, end=None, has_next=False)
+
+
+@pytest.mark.parametrize("first", [0, -1, 501, 10**9])
+async def test_page_size_out_of_range(log: AccessLog, first: int) -> None:
+    with pytest.raises(ValueError, match="first must be between 1 and 500"):
+        await log.page(PATIENT, first=first)
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        pytest.param(
+            datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(-timedelta(hours=23, minutes=59))),
+            id="year-9999-behind-utc",
+        ),
+        pytest.param(
+            datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))), id="year-1-ahead-of-utc"
+        ),
+    ],
+)
+async def test_since_without_a_utc_time_is_a_value_error(log: AccessLog, since: datetime) -> None:
+    with pytest.raises(ValueError, match="since is out of range"):
+        await log.page(PATIENT, since=since)
+    with pytest.raises(ValueError, match="since is out of range"):
+        await log.entries(PATIENT, since=since)
+
+
+def test_cursor_round_trips_and_names_no_patient() -> None:
+    key = PageKey(T0, 1234)
+    cursor = encode_cursor(key)
+    assert decode_cursor(cursor) == key
+    text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    assert PATIENT not in text
+    assert set(json.loads(text)) == {"at", "id"}
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("not a cursor!", id="not-base64"),
+        pytest.param("x" * 5000, id="huge"),
+        pytest.param("æøå", id="non-ascii"),
+        pytest.param(_b64(b"\xff\xfe"), id="not-utf8"),
+        pytest.param(_b64(b"[1, 2]"), id="json-list"),
+        pytest.param(_b64(b"null"), id="json-null"),
+        pytest.param(_b64(b'{"at": "2026-03-01T09:30:15+00:00"}'), id="no-id"),
+        pytest.param(_b64(b'{"id": 5}'), id="no-at"),
+        pytest.param(_b64(b'{"at": "2026-03-01T09:30:15+00:00", "id": "5"}'), id="id-string"),
+        pytest.param(_b64(b'{"at": "2026-03-01T09:30:15+00:00", "id": true}'), id="id-true"),
+        pytest.param(_b64(b'{"at": "2026-03-01T09:30:15+00:00", "id": -1}'), id="id-negative"),
+        pytest.param(_b64(b'{"at": "2026-03-01T09:30:15+00:00", "id": 1e3}'), id="id-float"),
+        pytest.param(
+            _b64(b'{"at": "2026-03-01T09:30:15+00:00", "id": 99999999999999999999}'),
+            id="id-past-bigint",
+        ),
+        pytest.param(_b64(b'{"at": "2026-03-01T09:30:15", "id": 5}'), id="naive-at"),
+        pytest.param(_b64(b'{"at": "yesterday", "id": 5}'), id="at-not-a-time"),
+        pytest.param(
+            _b64(b'{"at": "0001-01-01T00:00:00+05:00", "id": 5}'), id="at-before-year-1-in-utc"
+        ),
+        pytest.param(
+            _b64(b'{"at": "2026-03-01T09:30:15+00:00", "id": 5, "patient": "x"}'),
+            id="extra-field",
+        ),
+    ],
+)
+def test_malformed_or_altered_cursors_are_refused(cursor: str) -> None:
+    with pytest.raises(ValueError, match="not a cursor of this access log"):
+        decode_cursor(cursor)
+
+
+# -- readiness: the log must take a write -------------------------------------------------
+
+
+async def test_sqlite_ping_is_false_while_another_connection_holds_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "locked.sqlite3"
+    log = SqliteAccessLog(str(path))
+    await log.start()
+    try:
+        assert await log.ping() is True
+        with closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN EXCLUSIVE")
+            assert await log.ping() is False
+            other.execute("ROLLBACK")
+        assert await log.ping() is True
+        with closing(sqlite3.connect(path, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")  # a writer that never commits
+            assert await log.ping() is False
+            other.execute("COMMIT")
+        assert await log.ping() is True
+        assert await log.entries(PATIENT) == []  # the probe keeps nothing
+    finally:
+        await log.close()
+
+
+async def test_sqlite_ping_is_false_when_the_file_is_gone(tmp_path: Path) -> None:
+    path = tmp_path / "gone" / "log.sqlite3"
+    log = SqliteAccessLog(str(path))
+    await log.start()
+    try:
+        for name in ("log.sqlite3", "log.sqlite3-wal", "log.sqlite3-shm"):
+            (tmp_path / "gone" / name).unlink(missing_ok=True)
+        (tmp_path / "gone").rmdir()
+        assert await log.ping() is False
+        assert not path.exists()  # the probe never creates a new, empty log
+    finally:
+        await log.close()
+
+
+async def test_ping_writes_nothing(log: AccessLog) -> None:
+    for _ in range(3):
+        assert await log.ping() is True
+    assert await log.entries(PATIENT) == []
+    page = await log.page("", first=10)  # the probe's row would have patient ""
+    assert page.total == 0
+
+
+@pytest.mark.postgres
+async def test_postgres_ping_is_false_when_the_table_refuses_inserts() -> None:
+    # As a read-only or full database would: every insert fails, while reads still work.
+    url = postgres_url()
+    require_service("postgres", *await postgres_reachable(url))
+    table = f"access_log_test_{uuid.uuid4().hex[:12]}"
+    log = PostgresAccessLog(url, table=table)
+    await log.start()
+    admin = await asyncpg.connect(url)
+    try:
+        assert await log.ping() is True
+        await admin.execute(
+            f"""CREATE FUNCTION {table}_refuse() RETURNS trigger LANGUAGE plpgsql
+                AS $$ BEGIN RAISE EXCEPTION 'read only'; END $$"""
+        )
+        await admin.execute(
+            f"CREATE TRIGGER {table}_refuse BEFORE INSERT ON {table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {table}_refuse()"
+        )
+        assert await log.ping() is False
+        assert await log.entries(PATIENT) == []  # it still reads: only the write is gone
+        await admin.execute(f"DROP TRIGGER {table}_refuse ON {table}")
+        assert await log.ping() is True
+    finally:
+        await log.close()
+        await admin.execute(f"DROP TABLE IF EXISTS {table}")
+        await admin.execute(f"DROP FUNCTION IF EXISTS {table}_refuse()")
+        await admin.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_ping_is_false_while_the_table_is_locked() -> None:
+    url = postgres_url()
+    require_service("postgres", *await postgres_reachable(url))
+    table = f"access_log_test_{uuid.uuid4().hex[:12]}"
+    log = PostgresAccessLog(url, table=table)
+    await log.start()
+    holder = await asyncpg.connect(url)
+    try:
+        assert await log.ping() is True
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        assert await log.ping() is False
+        await transaction.rollback()
+        assert await log.ping() is True
+    finally:
+        await holder.close()
+        await log.close()
+        await _drop_pg_table(url, table)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,7 @@ from core.records import (
     AppointmentRecord,
     AppointmentStatus,
     ConsentActorRecord,
+    ConsentProvisionRecord,
     ConsentRecord,
     GoalRecord,
     JournalNoteRecord,
@@ -312,3 +314,184 @@ def test_goals_block_covers_triage_and_health_literacy_sources() -> None:
 def test_unknown_source_is_dropped() -> None:
     visible, _ = filter_records(access_of(citizen(PATIENT), []), {"mystery": [goal("x")]})
     assert visible == {}
+
+
+# -- nested provisions, unreadable classes (contract §1, v2) ---------------------------------
+
+
+def node(kind: str, *who: tuple[str, str], classes: tuple[str, ...] = ()) -> ConsentProvisionRecord:
+    actors = tuple(ConsentActorRecord(system=s, value=v, role="blocked") for s, v in who)
+    return ConsentProvisionRecord(kind=kind, actors=actors, classes=classes)
+
+
+def tree(top: ConsentProvisionRecord, *nested: ConsentProvisionRecord) -> ConsentRecord:
+    return ConsentRecord(
+        source="consent",
+        source_id="consent-tree",
+        patient=PATIENT,
+        active=True,
+        kind=top.kind,
+        actors=top.actors,
+        classes=top.classes,
+        nested=nested,
+    )
+
+
+def org(code: str) -> tuple[str, str]:
+    return (SOR_SYSTEM, code)
+
+
+def cpr(number: str) -> tuple[str, str]:
+    return (CPR_SYSTEM, number)
+
+
+@pytest.mark.parametrize(
+    ("consents", "denied"),
+    [
+        pytest.param(
+            [tree(node("permit", org(GP)), node("deny", org(HOSPITAL), classes=("journal",)))],
+            {"journal"},
+            id="nested-deny-in-permit-applies",
+        ),
+        pytest.param(
+            [
+                tree(
+                    node("permit", org(HOSPITAL)),
+                    node("permit", org(HOSPITAL)),
+                    node("deny", org(HOSPITAL), classes=("goals",)),
+                )
+            ],
+            {"goals"},
+            id="deeper-nested-deny-applies",
+        ),
+        pytest.param(
+            [tree(node("permit", org(HOSPITAL)), node("deny", org(GP), classes=("journal",)))],
+            set(),
+            id="nested-deny-of-another-org-does-not",
+        ),
+        pytest.param(
+            [
+                tree(
+                    node("deny", org(HOSPITAL), classes=("journal",)),
+                    node("permit", org(HOSPITAL), classes=("journal",)),
+                )
+            ],
+            {"journal"},
+            id="nested-permit-within-deny-leaves-the-deny",
+        ),
+        pytest.param(
+            [
+                tree(
+                    node("deny", org(HOSPITAL), classes=("journal",)),
+                    node("deny", org(HOSPITAL), classes=("appointments",)),
+                )
+            ],
+            {"journal", "appointments"},
+            id="deny-and-nested-deny-add-up",
+        ),
+        pytest.param(
+            [tree(node("permit", org(GP)), node("deny", org(HOSPITAL)))],
+            set(ALL_CLASSES),
+            id="nested-deny-without-class-is-all-data",
+        ),
+        pytest.param(
+            [tree(node("deny", org(HOSPITAL), classes=("",)))],
+            set(ALL_CLASSES),
+            id="class-without-code-is-all-data",
+        ),
+        pytest.param(
+            [tree(node("deny", org(HOSPITAL), classes=("journal", "")))],
+            set(ALL_CLASSES),
+            id="class-with-code-and-one-without-is-all-data",
+        ),
+        pytest.param(
+            [tree(node("permit", org(GP)), node("deny", org(HOSPITAL), classes=("", "goals")))],
+            set(ALL_CLASSES),
+            id="nested-class-without-code-is-all-data",
+        ),
+        pytest.param(
+            [tree(node("deny", org(HOSPITAL), classes=("Journal",)))],
+            set(ALL_CLASSES),
+            id="class-code-in-another-case-is-unknown-all-data",
+        ),
+        pytest.param(
+            [replace(tree(node("permit", org(GP)), node("deny", org(HOSPITAL))), active=False)],
+            set(),
+            id="inactive-consent-nested-deny-ignored",
+        ),
+        pytest.param(
+            [replace(tree(node("permit", org(GP)), node("deny", org(HOSPITAL))), patient=STRANGER)],
+            set(),
+            id="another-patients-nested-deny-ignored",
+        ),
+    ],
+)
+def test_deny_provisions_anywhere_in_the_tree(
+    consents: list[ConsentRecord], denied: set[str]
+) -> None:
+    access = decide_access(clinician(HOSPITAL), PATIENT, consents)
+    assert access.denied == denied
+    overridden = decide_access(clinician(HOSPITAL), PATIENT, consents, "Hjertestop, bevidstløs")
+    assert (overridden.denied, overridden.overridden) == (frozenset(), denied)
+
+
+@pytest.mark.parametrize(
+    ("consents", "expected"),
+    [
+        pytest.param([proxy_consent()], True, id="top-level-permit-names-proxy"),
+        pytest.param(
+            [tree(node("permit", org(GP)), replace(node("permit"), actors=proxy_consent().actors))],
+            True,
+            id="nested-permit-names-proxy",
+        ),
+        pytest.param(
+            [
+                tree(
+                    replace(node("permit"), actors=proxy_consent().actors), node("deny", cpr(PROXY))
+                )
+            ],
+            False,
+            id="nested-deny-naming-the-proxy-wins",
+        ),
+        pytest.param(
+            [proxy_consent(), tree(node("permit", org(GP)), node("deny", cpr(PROXY)))],
+            False,
+            id="deny-in-another-consent-naming-the-proxy-wins",
+        ),
+        pytest.param(
+            [
+                tree(
+                    replace(node("permit"), actors=proxy_consent().actors),
+                    node("deny", org(HOSPITAL)),
+                )
+            ],
+            True,
+            id="nested-deny-naming-an-org-leaves-the-proxy",
+        ),
+        pytest.param(
+            [
+                tree(
+                    replace(node("permit"), actors=proxy_consent().actors),
+                    node("deny", cpr(STRANGER)),
+                )
+            ],
+            True,
+            id="nested-deny-naming-someone-else-leaves-the-proxy",
+        ),
+        pytest.param(
+            [proxy_consent(), replace(tree(node("deny", cpr(PROXY))), active=False)],
+            True,
+            id="inactive-deny-naming-the-proxy-ignored",
+        ),
+        pytest.param(
+            [tree(node("deny", org(GP)), replace(node("permit"), actors=proxy_consent().actors))],
+            True,
+            id="nested-permit-in-a-deny-of-an-org",
+        ),
+    ],
+)
+def test_proxy_rule_over_the_tree(consents: list[ConsentRecord], expected: bool) -> None:
+    assert is_proxy_for(consents, PATIENT, PROXY) is expected
+    if not expected:
+        with pytest.raises(Forbidden):
+            decide_access(citizen(PROXY), PATIENT, consents)
