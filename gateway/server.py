@@ -47,7 +47,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._reading_head = True  # the next bytes belong to a request head
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes received while reading the head
+        self._head_size = 0  # the URL and headers parsed so far
+        self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -58,13 +60,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         if self._reading_head:
             if self._head_timer is None:  # a new request on a kept-alive connection
                 self._head_timer = self.loop.call_later(self.header_timeout, self._time_out)
             self._head_bytes += len(data)
         super().data_received(data)
         if self._reading_head and self._head_bytes > self.max_head_bytes:
-            self._refuse_head()
+            self._refuse_head()  # a head that never ends, sent fast
+
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
@@ -72,10 +84,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+        if self._head_size > self.max_head_bytes:  # a whole head, too large, in one go
+            self._refuse_head()
+            return
+        self._head_size = 0
         self._body_timer = self.loop.call_later(self.body_timeout, self._time_out)
         super().on_headers_complete()
 
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
     def on_message_complete(self) -> None:
+        if self._refused:
+            return
         self._reading_head = True
         if self._body_timer is not None:
             self._body_timer.cancel()
@@ -89,6 +111,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _refuse_head(self) -> None:
+        # From here on the connection only closes: nothing more is parsed or answered.
+        self._refused = True
         self._cancel_timers()
         if not self.transport.is_closing():
             self.transport.write(
