@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import httpx
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,7 +28,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.types import ExecutionResult
 
 from connectors import CONNECTOR_CLASSES, Connector, FhirClient
@@ -43,6 +44,7 @@ from upstream.pipeline import SourcePipeline
 from upstream.resilience import Resilience
 
 from .auth import TokenVerifier, bearer_token
+from .edge import BodyLimit, SecurityHeaders, error_response, request_id
 from .playground import playground_html
 from .settings import DEV_PSEUDONYM_KEY, SOURCE_NAMES, Settings
 
@@ -140,7 +142,12 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
         scope["minplan.viewer"] = viewer
         started = time.perf_counter()
         try:
-            await super().__call__(scope, receive, send)
+            try:
+                response = await self.run(request)
+            except HTTPException as exc:  # a client's mistake: JSON with a code, as every error
+                headers = {"Allow": "GET, POST"} if exc.status_code == 405 else None
+                response = error_response(exc.status_code, _sentence(exc.reason), headers=headers)
+            await response(scope, receive, send)
         finally:
             services.metrics.request_latency.observe(time.perf_counter() - started)
 
@@ -158,6 +165,42 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses what would break later as a 500: invalid UTF-8, nesting past 1024,
+        # numbers that overflow to infinity. Its error is a JSONDecodeError (HTTP 400).
+        return orjson.loads(data)
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        """One GraphQL request from a GET query string or a JSON POST body, checked for shape.
+
+        Strawberry's own accepts any JSON value and fails with a 500 on one that is not an
+        object; there is no batching or multipart here, so those are refused too.
+        """
+        if request.method == "GET":
+            data: object = self.parse_query_params(request.query_params)
+        else:
+            content_type, _ = parse_content_type(request.content_type or "")
+            if content_type != "application/json":
+                raise HTTPException(415, "The request body must be JSON (application/json)")
+            data = self.parse_json(await request.get_body())
+        if not isinstance(data, dict):
+            raise HTTPException(400, 'The request body must be a JSON object: {"query": "…"}')
+        checks = (
+            ("query", str, "a string"),
+            ("operationName", str, "a string"),
+            ("variables", dict, "an object"),
+            ("extensions", dict, "an object"),
+        )
+        for key, kind, what in checks:
+            if data.get(key) is not None and not isinstance(data[key], kind):
+                raise HTTPException(400, f"The request's `{key}` must be {what} or null")
+        return GraphQLRequestData(
+            query=data.get("query"),
+            variables=data.get("variables"),
+            operation_name=data.get("operationName"),
+            extensions=data.get("extensions"),
+        )
+
     async def process_result(self, request: Any, result: ExecutionResult) -> GraphQLHTTPResponse:
         response = await super().process_result(request, result)
         for error in response.get("errors") or ():
@@ -172,7 +215,7 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
             plans=services.plans,
             loaders=RequestLoaders(services.loaders),
             access_log=services.access_log,
-            request_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            request_id=request_id(request.headers.get("x-request-id")),
         )
 
 
@@ -193,6 +236,10 @@ def _give_a_code(error: dict[str, Any]) -> None:
     else:
         code = "GRAPHQL_VALIDATION_FAILED"
     error["extensions"] = {**extensions, "code": code}  # a copy: cached errors stay as they are
+
+
+def _sentence(reason: str) -> str:
+    return reason if reason.endswith(".") else f"{reason}."
 
 
 def _loopback_only(app: ASGIApp) -> ASGIApp:
@@ -217,6 +264,13 @@ def _unauthenticated(reason: str) -> Response:
     body = {"errors": [{"message": f"Unauthenticated: {reason}.",
                         "extensions": {"code": "UNAUTHENTICATED"}}]}  # fmt: skip
     return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+
+class _Gateway(Starlette):
+    """Starlette with the security headers outermost, so even its own 500 answer has them."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
 
 
 def create_app(
@@ -251,7 +305,9 @@ def create_app(
 
         demo_jwks, issuer = write_demo_jwks(demo_key_path)
         playground = demo_playground(issuer)
-        routes.append(Mount(DEMO_FHIR_PATH, app=_loopback_only(create_sources_app())))
+        sources = create_sources_app()
+        sources.router.redirect_slashes = False  # its redirects would name the Host header
+        routes.append(Mount(DEMO_FHIR_PATH, app=_loopback_only(sources)))
         jwks = issuer.jwks()
         routes.append(Route("/demo/jwks.json", lambda _r: JSONResponse(jwks)))
     source_urls = _source_urls(settings, self_url)
@@ -353,8 +409,11 @@ def create_app(
                 max_age=600,
             )
         )
-    app = Starlette(lifespan=lifespan, middleware=middleware)
+    app = _Gateway(lifespan=lifespan, middleware=middleware)
+    # A slash redirect is built from the Host header: a client could make it name any host.
+    app.router.redirect_slashes = False
     app.state.playground = playground
+    app.state.schema = schema
     graphql = AuthenticatedGraphQL(
         app.state, schema=schema, graphql_ide="graphiql" if settings.playground else None
     )
@@ -386,7 +445,11 @@ def create_app(
     app.router.routes.extend(
         [
             Route("/", lambda _r: RedirectResponse("/graphql")),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                BodyLimit(graphql, max_bytes=settings.max_body_bytes),
+                methods=["GET", "POST"],
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),

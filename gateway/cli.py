@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import socket
 import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -19,6 +29,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .logs import configure_logging
+    from .server import server_config
     from .settings import Settings
 
     try:
@@ -29,8 +40,16 @@ def _serve(args: argparse.Namespace) -> int:
             variable = "MINPLAN_" + "__".join(str(p) for p in error["loc"]).upper()
             print(f"minplan: {variable}: {error['msg']}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
     host = args.host
+    if settings.demo and not _is_loopback(host) and not args.public_demo:
+        # The demo's playground hands every visitor a working token: not for a network.
+        print(
+            f"minplan: the demo serves loopback only; --host {host} would hand its tokens to "
+            "anyone who can reach it (add --public-demo if that is what you want)",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(settings.log_level)
     self_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
     try:
         app = create_app(settings, self_url=f"http://{self_host}:{args.port}")
@@ -50,12 +69,16 @@ def _serve(args: argparse.Namespace) -> int:
     from .runtime import tune_gc
 
     tune_gc()
-    uvicorn.run(app, host=host, port=args.port, log_config=None, access_log=args.access_log)
+    config = server_config(app, settings, host=host, port=args.port, access_log=args.access_log)
+    uvicorn.Server(config).run()
     return 0
 
 
 def _worker(host: str, port: int, access_log: bool) -> None:
     import uvicorn
+
+    from .server import server_config
+    from .settings import Settings
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -63,9 +86,7 @@ def _worker(host: str, port: int, access_log: bool) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
-    config = uvicorn.Config(
-        "gateway.asgi:app", factory=True, log_config=None, access_log=access_log
-    )
+    config = server_config("gateway.asgi:app", Settings(), factory=True, access_log=access_log)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -163,6 +184,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="worker processes (default 1; see the README's benchmark)")  # fmt: skip
     serve.add_argument("--no-access-log", dest="access_log", action="store_false",
                        help="do not log each HTTP request")  # fmt: skip
+    serve.add_argument("--public-demo", action="store_true",
+                       help="let the demo (its page hands out tokens) leave loopback")  # fmt: skip
     serve.set_defaults(func=_serve)
 
     token = sub.add_parser(

@@ -94,6 +94,16 @@ class Settings(BaseSettings):
         description='browser origins allowed to call /graphql, JSON: ["https://app.example"]',
     )
 
+    # The HTTP edge: what one connection or request may cost before it is refused.
+    max_body_bytes: int = Field(
+        65_536, ge=1024, description="largest POST body, or GET query string, on /graphql (bytes)"
+    )
+    header_timeout: Seconds = Field(5.0, description="seconds to send a whole request head")
+    body_timeout: Seconds = Field(10.0, description="seconds to send a whole request body")
+    keep_alive_timeout: int = Field(
+        5, ge=1, le=60, description="whole seconds an idle connection stays open"
+    )
+
     log_level: str = "INFO"
 
     @field_validator("source_timeouts", "cache_ttls")

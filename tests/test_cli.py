@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -166,3 +167,74 @@ def test_serve_with_a_malformed_setting_exits_2_naming_it(
     err = capsys.readouterr().err
     assert variable in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["0.0.0.0", "::", "192.168.1.20", "10.0.0.5", "example.org", "my-laptop", "fe80::1"],  # noqa: S104
+)
+def test_the_demo_refuses_a_host_beyond_loopback(
+    key_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], host: str
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, *a, **k: started.append(self))
+    assert main(["serve", "--host", host, "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, "one line"
+    assert host in err and "--public-demo" in err
+    assert started == [], "nothing was served"
+    assert not key_file.exists(), "refused before the demo was built"
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1"])
+def test_the_demo_serves_on_loopback(
+    key_file: Path, monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    configs: list[object] = []
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, *a, **k: configs.append(self.config))
+    assert main(["serve", "--host", host, "--port", "1"]) == 0
+    assert len(configs) == 1
+
+
+def test_the_demo_goes_public_only_when_told_to(
+    key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configs: list[object] = []
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, *a, **k: configs.append(self.config))
+    assert main(["serve", "--host", "0.0.0.0", "--port", "1", "--public-demo"]) == 0  # noqa: S104
+    assert len(configs) == 1
+
+
+def test_configured_sources_may_listen_beyond_loopback(
+    key_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in SOURCE_NAMES:
+        monkeypatch.setenv(f"MINPLAN_SOURCE_{name.upper()}_URL", f"http://{name}.test/fhir")
+    monkeypatch.setenv("MINPLAN_PSEUDONYM_KEY", "k" * 40)
+    monkeypatch.setenv("MINPLAN_AUTH_ISSUER", "https://idp.test")
+    monkeypatch.setenv("MINPLAN_AUTH_JWKS_URL", "https://idp.test/jwks")
+    monkeypatch.setenv("MINPLAN_AUDIT_URL", f"sqlite:///{tmp_path / 'a.sqlite3'}")
+    configs: list[object] = []
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, *a, **k: configs.append(self.config))
+    assert main(["serve", "--host", "0.0.0.0", "--port", "1"]) == 0  # noqa: S104
+    assert len(configs) == 1
+
+
+def test_serve_configures_uvicorn_with_the_slow_client_limits(
+    key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.server import GuardedHttpToolsProtocol
+
+    monkeypatch.setenv("MINPLAN_HEADER_TIMEOUT", "3")
+    monkeypatch.setenv("MINPLAN_BODY_TIMEOUT", "7.5")
+    monkeypatch.setenv("MINPLAN_KEEP_ALIVE_TIMEOUT", "4")
+    monkeypatch.setenv("MINPLAN_MAX_BODY_BYTES", "10000")
+    configs: list[Any] = []
+    monkeypatch.setattr("uvicorn.Server.run", lambda self, *a, **k: configs.append(self.config))
+    assert main(["serve", "--port", "1"]) == 0
+    [config] = configs
+    assert config.server_header is False
+    assert config.timeout_keep_alive == 4
+    assert issubclass(config.http, GuardedHttpToolsProtocol)
+    assert (config.http.header_timeout, config.http.body_timeout) == (3.0, 7.5)
+    assert config.http.max_head_bytes > 10000

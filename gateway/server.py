@@ -1,0 +1,162 @@
+"""uvicorn, configured so a slow or silent client cannot hold a connection.
+
+uvicorn bounds only the idle time between requests (``timeout_keep_alive``): a client that
+sends nothing, drips its request head a line at a time, or drips its body, keeps its
+connection (and a slot of the server) as long as it likes. Hypercorn's ``read_timeout`` is
+per read, so a drip defeats it too. So this is uvicorn's own httptools protocol with two
+timers added, each closing the connection when it fires:
+
+- the *head* timer runs from the connection's start, or a new request's first byte, until
+  its head (request line and headers) is complete: ``MINPLAN_HEADER_TIMEOUT``;
+- the *body* timer runs from the head's end until the whole body is in:
+  ``MINPLAN_BODY_TIMEOUT``.
+
+A head larger than the body limit plus 16 KiB of headers is refused with HTTP 431.
+``minplan serve`` uses :func:`server_config` in one process and in each worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from .settings import Settings
+
+__all__ = ["HEADERS_ALLOWANCE", "GuardedHttpToolsProtocol", "guarded_protocol", "server_config"]
+
+#: Bytes a request head may hold beyond its query string: the headers, a token included.
+HEADERS_ALLOWANCE = 16 * 1024
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol with time limits on a request's head and body.
+
+    Subclass it with the limits set (see :func:`guarded_protocol`): uvicorn builds one
+    instance per connection from the class alone.
+    """
+
+    header_timeout: float = 5.0
+    body_timeout: float = 10.0
+    max_head_bytes: int = 64 * 1024 + HEADERS_ALLOWANCE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._reading_head = True  # the next bytes belong to a request head
+        self._head_bytes = 0  # bytes received while reading the head
+        self._head_size = 0  # the URL and headers parsed so far
+        self._refused = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_timer = self.loop.call_later(self.header_timeout, self._time_out)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_timers()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
+        if self._reading_head:
+            if self._head_timer is None:  # a new request on a kept-alive connection
+                self._head_timer = self.loop.call_later(self.header_timeout, self._time_out)
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if self._reading_head and self._head_bytes > self.max_head_bytes:
+            self._refuse_head()  # a head that never ends, sent fast
+
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._reading_head = False
+        self._head_bytes = 0
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        if self._head_size > self.max_head_bytes:  # a whole head, too large, in one go
+            self._refuse_head()
+            return
+        self._head_size = 0
+        self._body_timer = self.loop.call_later(self.body_timeout, self._time_out)
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self._refused:
+            return
+        self._reading_head = True
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+        super().on_message_complete()
+
+    def _time_out(self) -> None:
+        # Too slow to be a client that wants an answer: no answer, the connection closes.
+        self._cancel_timers()
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def _refuse_head(self) -> None:
+        # From here on the connection only closes: nothing more is parsed or answered.
+        self._refused = True
+        self._cancel_timers()
+        if not self.transport.is_closing():
+            self.transport.write(
+                STATUS_LINE[431] + b"content-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            self.transport.close()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._head_timer, self._body_timer):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self._body_timer = None
+
+
+def guarded_protocol(
+    *, header_timeout: float, body_timeout: float, max_head_bytes: int
+) -> type[GuardedHttpToolsProtocol]:
+    """The protocol class with these limits, for ``uvicorn.Config(http=…)``."""
+    limits = {
+        "header_timeout": header_timeout,
+        "body_timeout": body_timeout,
+        "max_head_bytes": max_head_bytes,
+    }
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), limits)
+
+
+def server_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
+    """uvicorn's config for the gateway: the guarded protocol, keep-alive, no ``server``.
+
+    Args:
+        app: the ASGI app, or an import string (with ``factory=True`` in ``options``).
+        settings: the limits come from here.
+        options: passed on to ``uvicorn.Config`` (host, port, access_log, …).
+    """
+    protocol = guarded_protocol(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        max_head_bytes=settings.max_body_bytes + HEADERS_ALLOWANCE,
+    )
+    return uvicorn.Config(
+        app,
+        http=protocol,
+        timeout_keep_alive=settings.keep_alive_timeout,
+        server_header=False,
+        log_config=None,
+        **options,
+    )
