@@ -36,6 +36,7 @@ from connectors import CONNECTOR_CLASSES, Connector, FhirClient
 from core.errors import AuthError, ConfigError
 from core.metrics import Metrics
 from plans.audit import AccessLog, open_access_log
+from plans.consent import source_cache_ttls
 from plans.reader import PlanReader
 from schema import Context, build_schema
 from upstream.cache import SourceCache
@@ -351,6 +352,15 @@ def create_app(
             max_age=max(settings.stale_ttl, 1.0),
             max_entries=settings.cache_max_entries,
         )
+        ttls = {
+            name: source_cache_ttls(
+                name,
+                fresh=settings.ttl_for(name),
+                stale=settings.stale_ttl,
+                consent_fresh_at_most=settings.consent_cache_ttl,
+            )
+            for name in connectors
+        }
         pipeline = SourcePipeline(
             connectors,
             metrics=metrics,
@@ -362,10 +372,8 @@ def create_app(
                 retries=settings.retries,
             ),
             pseudonym_key=settings.pseudonym_key.encode(),
-            fresh_ttl={name: settings.ttl_for(name) for name in connectors},
-            # Consent is never served stale: rules we cannot confirm now are unknown rules,
-            # and unknown rules fail closed (contract §3).
-            stale_ttl={n: 0.0 if n == "consent" else settings.stale_ttl for n in connectors},
+            fresh_ttl={n: fresh for n, (fresh, _stale) in ttls.items()},
+            stale_ttl={n: stale for n, (_fresh, stale) in ttls.items()},
         )
         app.state.services = Services(
             settings=settings,

@@ -122,10 +122,8 @@ class Settings(BaseSettings):
         return self.source_timeouts.get(name, self.source_timeout)
 
     def ttl_for(self, name: str) -> float:
-        ttl = self.cache_ttls.get(name, self.cache_ttl)
-        # Consent is fresh for at most consent_cache_ttl, however its TTL is set: a new
-        # block must apply within it (MINPLAN_CACHE_TTLS cannot lift that).
-        return min(ttl, self.consent_cache_ttl) if name == "consent" else ttl
+        """The configured fresh TTL of a source (the consent policy caps consent's)."""
+        return self.cache_ttls.get(name, self.cache_ttl)
 
     @property
     def demo(self) -> bool:

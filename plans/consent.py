@@ -25,6 +25,7 @@ from plans.viewer import Viewer
 
 __all__ = [
     "ALL_CLASSES",
+    "CONSENT_SOURCE",
     "MAX_REASON_LENGTH",
     "MIN_REASON_ALNUM",
     "REASON_RULE",
@@ -35,7 +36,11 @@ __all__ = [
     "decide_access",
     "filter_records",
     "is_proxy_for",
+    "source_cache_ttls",
 ]
+
+#: The source whose Consents are the rules.
+CONSENT_SOURCE = "consent"
 
 #: The consent classes (``Consent.provision.class[].code``), i.e. the plan sections a block covers.
 ALL_CLASSES: tuple[str, ...] = ("diagnoses", "appointments", "journal", "goals", "prevention")
@@ -230,3 +235,21 @@ def filter_records(
         restricted = restricted or len(kept) != len(records)
         visible[source] = kept
     return visible, restricted
+
+
+def source_cache_ttls(
+    source: str, *, fresh: float, stale: float, consent_fresh_at_most: float
+) -> tuple[float, float]:
+    """How long a source's cached answer is served (fresh) and may stand in for a failure
+    (stale), in seconds, as the consent policy allows.
+
+    Consent is fresh for at most ``consent_fresh_at_most`` however its TTL is set, so a
+    new block applies within it; and it is never served stale: rules we cannot confirm
+    now are unknown rules, and unknown rules fail closed.
+
+    >>> source_cache_ttls("consent", fresh=60, stale=600, consent_fresh_at_most=5)
+    (5, 0.0)
+    """
+    if source == CONSENT_SOURCE:
+        return min(fresh, consent_fresh_at_most), 0.0
+    return fresh, stale
