@@ -1,8 +1,8 @@
-"""The Min Plan gateway: app, settings, auth, consent, plans, cache, access log.
+"""The service, the top layer: HTTP app and routes, auth, settings, CLI, dev tokens, logs.
 
 Import what you need from its modules (``gateway.app.create_app``,
-``gateway.settings.Settings``); the package itself imports nothing, so that
-``core.errors`` or ``core.cpr`` stay cheap to import from the layers below.
+``gateway.settings.Settings``); the package itself imports nothing, so a command such as
+``minplan token`` loads only what it uses.
 """
 
 __all__: list[str] = []

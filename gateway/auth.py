@@ -13,37 +13,25 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
 import math
 import re
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 import httpx
 import jwt
+from cachetools import TLRUCache
 from jwt import exceptions as jwt_errors
 
 from core.cpr import is_valid_cpr
 from core.errors import AuthError, ConfigError
 from plans.viewer import Role, Viewer
 
+from .jwks import ALLOWED_ALGORITHMS, SigningKeys
+
 __all__ = ["ALLOWED_ALGORITHMS", "TokenVerifier", "bearer_token"]
 
-logger = logging.getLogger(__name__)
-
-#: The only signature algorithms the gateway accepts (contract §2).
-ALLOWED_ALGORITHMS: tuple[str, ...] = ("RS256", "ES256")
-
-# After a failed first load, answer from the failure for this long instead of asking
-# the identity provider again on every request (capped by min_refresh_interval).
-_FAILED_LOAD_BACKOFF = 5.0
-_UNAVAILABLE = "signing keys unavailable: "
 _SAFE_ALG = re.compile(r"^[A-Za-z0-9+_-]{1,20}$")
 # A SOR code: ASCII digits only (\d would also take other scripts' digits).
 _SOR_CODE = re.compile(r"[0-9]{1,20}")
@@ -94,10 +82,9 @@ VERIFIED_MAX = 10_000
 class TokenVerifier:
     """Verifies bearer tokens against a JWKS and turns their claims into a :class:`Viewer`.
 
-    The key set is loaded on first use (one load even for many concurrent first
-    requests) and cached. A token whose ``kid`` is not in the cache makes the verifier
-    fetch the JWKS again, at most once per ``min_refresh_interval`` seconds, so a key
-    rotation at the identity provider is picked up without a restart.
+    The key set is loaded on first use and refreshed when a token names an unknown
+    ``kid``, at most once per ``min_refresh_interval`` seconds (:class:`SigningKeys`), so a
+    key rotation at the identity provider is picked up without a restart.
 
     Args:
         issuer: the required ``iss``.
@@ -127,23 +114,23 @@ class TokenVerifier:
         if not issuer:
             raise ConfigError("auth issuer (MINPLAN_AUTH_ISSUER) is empty")
         self._issuer = issuer
-        self._jwks_url = jwks_url
-        self._jwks_path = _jwks_path(jwks_url)
         self._audience = audience
         self._leeway = leeway
         self._max_lifetime = max_lifetime
-        self._client = http_client
-        self._owns_client = http_client is None
-        self._min_refresh_interval = min_refresh_interval
-        self._clock = clock
-        self._lock = asyncio.Lock()
-        self._keys: dict[str, jwt.PyJWK] | None = None
-        self._fetched_at = -math.inf  # last fetch of the JWKS, ok or not
-        self._failure: str | None = None  # why the last load failed
+        self._keys = SigningKeys(
+            jwks_url,
+            http_client=http_client,
+            min_refresh_interval=min_refresh_interval,
+            clock=clock,
+        )
         # Tokens already verified, by their exact text: a client sends the same token on
         # every request, and an ES256/RS256 check costs more than the rest of a cached plan's
         # auth. An entry lives until the token's exp or VERIFIED_TTL, whichever is first.
-        self._verified: dict[str, tuple[float, Viewer]] = {}
+        self._verified: TLRUCache[str, tuple[float, Viewer]] = TLRUCache(
+            maxsize=VERIFIED_MAX,
+            ttu=lambda _token, entry, now: min(entry[0], now + VERIFIED_TTL),
+            timer=lambda: time.time(),  # looked up per call: tests move the wall clock
+        )
 
     async def verify(self, token: str) -> Viewer:
         """Check the token's signature and claims; return who it names.
@@ -153,9 +140,7 @@ class TokenVerifier:
         """
         hit = self._verified.get(token)
         if hit is not None:
-            if hit[0] > time.time():
-                return hit[1]
-            del self._verified[token]
+            return hit[1]
         try:
             header = jwt.get_unverified_header(token)
         except jwt_errors.PyJWTError as exc:
@@ -164,7 +149,7 @@ class TokenVerifier:
         if alg not in ALLOWED_ALGORITHMS:
             shown = alg if isinstance(alg, str) and _SAFE_ALG.match(alg) else "in header"
             raise AuthError(f"unsupported algorithm {shown}")
-        key = await self._key_for(header.get("kid"))
+        key = await self._keys.key_for(header.get("kid"))
         if key.algorithm_name != alg:
             raise AuthError(f"algorithm {alg} does not match the signing key")
         try:
@@ -184,127 +169,20 @@ class TokenVerifier:
             raise AuthError(message) from exc
         _check_times(claims, latest_exp=time.time() + self._max_lifetime + self._leeway)
         viewer = _viewer_from_claims(claims)
-        self._remember(token, float(claims["exp"]), viewer)
+        self._verified[token] = (float(claims["exp"]), viewer)
         return viewer
 
-    def _remember(self, token: str, exp: float, viewer: Viewer) -> None:
-        if len(self._verified) >= VERIFIED_MAX:
-            del self._verified[next(iter(self._verified))]  # the oldest
-        self._verified[token] = (min(exp, time.time() + VERIFIED_TTL), viewer)
-
     async def refresh(self) -> None:
-        """(Re)load the JWKS now. On failure the keys already cached stay in use.
+        """(Re)load the JWKS now. On failure the keys already loaded stay in use.
 
         Raises:
             AuthError: the JWKS could not be loaded or holds no usable key.
         """
-        async with self._lock:
-            await self._load()
+        await self._keys.refresh()
 
     async def aclose(self) -> None:
         """Close the HTTP client if the verifier created it."""
-        if self._owns_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def _key_for(self, kid: object) -> jwt.PyJWK:
-        keys = await self._ensure_loaded()
-        if kid is None and len(keys) == 1:
-            return next(iter(keys.values()))  # a single-key issuer may leave out "kid"
-        if not isinstance(kid, str):
-            raise AuthError("unknown signing key")
-        if kid in keys:
-            return keys[kid]
-        async with self._lock:
-            if self._keys is not None and kid in self._keys:
-                return self._keys[kid]  # another request refreshed meanwhile
-            if self._clock() - self._fetched_at >= self._min_refresh_interval:
-                try:
-                    await self._load()
-                except AuthError as exc:
-                    logger.warning("JWKS refresh for an unknown key id failed: %s", exc)
-            if self._keys is not None and kid in self._keys:
-                return self._keys[kid]
-        raise AuthError("unknown signing key")
-
-    async def _ensure_loaded(self) -> dict[str, jwt.PyJWK]:
-        if self._keys is not None:
-            return self._keys
-        async with self._lock:
-            if self._keys is not None:
-                return self._keys
-            backoff = min(_FAILED_LOAD_BACKOFF, self._min_refresh_interval)
-            if self._failure is not None and self._clock() - self._fetched_at < backoff:
-                raise AuthError(self._failure)
-            return await self._load()
-
-    async def _load(self) -> dict[str, jwt.PyJWK]:  # callers hold self._lock
-        try:
-            keys = _parse_jwks(await self._fetch())
-        except AuthError as exc:
-            self._fetched_at, self._failure = self._clock(), str(exc)
-            raise
-        self._keys, self._fetched_at, self._failure = keys, self._clock(), None
-        return keys
-
-    async def _fetch(self) -> object:
-        if self._jwks_path is not None:
-            try:
-                text = await asyncio.to_thread(self._jwks_path.read_text, encoding="utf-8")
-            except OSError as exc:
-                logger.warning("cannot read JWKS file %s (%s)", self._jwks_path, type(exc).__name__)
-                raise AuthError(_UNAVAILABLE + "JWKS file unreadable") from exc
-        else:
-            self._client = self._client or httpx.AsyncClient(timeout=5.0)
-            try:
-                response = await self._client.get(self._jwks_url)
-            except httpx.HTTPError as exc:
-                logger.warning("cannot fetch JWKS from %s (%s)", self._jwks_url, type(exc).__name__)
-                raise AuthError(f"{_UNAVAILABLE}JWKS fetch failed ({type(exc).__name__})") from exc
-            if not response.is_success:
-                logger.warning("JWKS at %s answered HTTP %s", self._jwks_url, response.status_code)
-                raise AuthError(f"{_UNAVAILABLE}JWKS answered HTTP {response.status_code}")
-            text = response.text
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise AuthError(_UNAVAILABLE + "JWKS is not JSON") from exc
-
-
-def _jwks_path(url: str) -> Path | None:
-    """The local path of a ``file://`` JWKS URL, None for ``http(s)``."""
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return None
-    if parts.scheme == "file" and parts.netloc in ("", "localhost") and parts.path:
-        return Path(url2pathname(parts.path))
-    raise ConfigError(
-        "auth JWKS URL (MINPLAN_AUTH_JWKS_URL) must be an http(s):// URL or "
-        f"file:///absolute/path, got {url!r}"
-    )
-
-
-def _parse_jwks(document: object) -> dict[str, jwt.PyJWK]:
-    """Usable public signing keys by ``kid``: RS256/ES256 only, first of a ``kid`` wins."""
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise AuthError(_UNAVAILABLE + "JWKS has no 'keys' list")
-    # Private ("d") and encryption keys have no business here; skip rather than trust.
-    raw = [
-        k
-        for k in document["keys"]
-        if isinstance(k, dict) and "d" not in k and k.get("use", "sig") == "sig"
-    ]
-    try:
-        keyset = jwt.PyJWKSet.from_dict({"keys": raw})
-    except jwt_errors.PyJWTError as exc:
-        raise AuthError(_UNAVAILABLE + "JWKS has no usable key") from exc
-    keys: dict[str, jwt.PyJWK] = {}
-    for key in keyset:
-        if key.algorithm_name in ALLOWED_ALGORITHMS:
-            keys.setdefault(key.key_id or "", key)
-    if not keys:
-        raise AuthError(_UNAVAILABLE + "JWKS has no RS256 or ES256 key")
-    return keys
+        await self._keys.aclose()
 
 
 def _is_number(value: object) -> bool:

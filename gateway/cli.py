@@ -30,15 +30,13 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
     from .logs import configure_logging
     from .server import server_config
-    from .settings import Settings
+    from .settings import Settings, explain
 
     try:
         settings = Settings()
     except ValidationError as exc:
-        # Name the variable, not the field; leave the value out (it may be a secret).
-        for error in exc.errors(include_url=False, include_input=False):
-            variable = "MINPLAN_" + "__".join(str(p) for p in error["loc"]).upper()
-            print(f"minplan: {variable}: {error['msg']}", file=sys.stderr)
+        for line in explain(exc):
+            print(f"minplan: {line}", file=sys.stderr)
         return 2
     host = args.host
     if settings.demo and not _is_loopback(host) and not args.public_demo:
@@ -94,8 +92,8 @@ def _serve_workers(host: str, port: int, workers: int, *, access_log: bool) -> i
     """N worker processes, each with its own SO_REUSEPORT socket on the same port.
 
     Not uvicorn's ``--workers``: there all workers accept from one shared socket, and
-    keep-alive clients pile onto whichever accepted first (measured: one worker did 99%
-    of the work for 32 clients). With a socket each, the kernel spreads connections.
+    keep-alive clients pile onto whichever worker accepted first. With a socket each, the
+    kernel spreads connections.
     """
     import multiprocessing
     import signal

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.sources import SOURCE_NAMES
 
-__all__ = ["DEV_PSEUDONYM_KEY", "SOURCE_NAMES", "Settings"]
+__all__ = ["DEV_PSEUDONYM_KEY", "SOURCE_NAMES", "Settings", "explain"]
 
 #: The demo's pseudonym key; refused when real sources are configured.
 DEV_PSEUDONYM_KEY = "minplan-dev-pseudonym-key"
@@ -25,7 +26,12 @@ class Settings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="MINPLAN_", env_nested_delimiter="__", extra="ignore"
+        env_prefix="MINPLAN_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        # A value may be a secret (the pseudonym key, a password in a URL): errors name
+        # the variable, never echo what it holds.
+        hide_input_in_errors=True,
     )
 
     # Sources: the contract names MINPLAN_SOURCE_<NAME>_URL.
@@ -114,6 +120,48 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown source name(s) {unknown}; known: {list(SOURCE_NAMES)}")
         return value
 
+    @model_validator(mode="after")
+    def _real_sources_are_complete(self) -> Self:
+        """With real sources: all seven, a secret pseudonym key, and an identity provider.
+
+        Each problem is one error located at its setting, so ``minplan serve`` names every
+        variable to fix in one go.
+        """
+        if self.demo:
+            return self
+        problems = [
+            (f"source_{name}_url", "missing: set every source, or none for the embedded demo")
+            for name in self.missing_sources()
+        ]
+        if self.pseudonym_key == DEV_PSEUDONYM_KEY or len(self.pseudonym_key) < 32:
+            problems.append(
+                (
+                    "pseudonym_key",
+                    "must be a secret of at least 32 characters when real sources are "
+                    "configured: with a known key, the pseudonyms in the access log could be "
+                    "reversed by trying every CPR",
+                )
+            )
+        problems += [
+            (name, "missing, and has no default when real sources are configured")
+            for name in ("auth_issuer", "auth_jwks_url")
+            if not getattr(self, name)
+        ]
+        if problems:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("config", message),
+                        loc=(field,),
+                        input=None,
+                    )
+                    for field, message in problems
+                ],
+                hide_input=True,
+            )
+        return self
+
     def source_url(self, name: str) -> str | None:
         url: str | None = getattr(self, f"source_{name}_url")
         return url.rstrip("/") if url else None
@@ -132,3 +180,19 @@ class Settings(BaseSettings):
 
     def missing_sources(self) -> list[str]:
         return [n for n in SOURCE_NAMES if self.source_url(n) is None]
+
+
+def explain(error: ValidationError) -> list[str]:
+    """One line per problem, naming the environment variable and never its value.
+
+    >>> try:
+    ...     Settings(source_timeout="soon")
+    ... except ValidationError as exc:
+    ...     explain(exc)[0].split(":")[0]
+    'MINPLAN_SOURCE_TIMEOUT'
+    """
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        variable = "MINPLAN_" + "__".join(str(part) for part in problem["loc"]).upper()
+        lines.append(f"{variable}: {problem['msg']}")
+    return lines

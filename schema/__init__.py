@@ -19,7 +19,7 @@ from strawberry.extensions import (
     SchemaExtension,
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from core.cpr import mask_cpr
 from core.tracebacks import format_traceback
@@ -32,6 +32,7 @@ from .extensions import (
     DocumentCache,
     DocumentValidationCache,
     ReportWarnings,
+    add_error_code,
     is_unexpected_error,
     mask_unexpected_errors,
 )
@@ -59,10 +60,9 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
     graphql-core 3.3 gives each execution ``async_helpers`` made of its own bound methods,
     a cycle from the context to itself. Everything the context reaches (the request's
     context, loaders, records, the result) was then freed only by the garbage collector,
-    never by reference counting: about 320 objects per plan, which under load filled the
-    older generations and made full collections pauses of 50-120 ms (bench, soak). Here
-    the helpers reach the context through a weak reference, and a plan's objects go as
-    soon as its request is done.
+    never by reference counting, and under load they filled the older generations and made
+    full collections long pauses. Here the helpers reach the context through a weak
+    reference, and a plan's objects go as soon as its request is done.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -99,6 +99,17 @@ class MinPlanSchema(strawberry.Schema):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.document_cache = document_cache
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """strawberry's, with an ``extensions.code`` on every error (:func:`add_error_code`).
+
+        Here rather than in an extension: an error strawberry raises outside the operation's
+        extensions (a failing hook) gets its code too, so every client sees the same codes.
+        """
+        result = await super().execute(*args, **kwargs)
+        if result.errors:
+            result.errors = [add_error_code(error) for error in result.errors]
+        return result
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

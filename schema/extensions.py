@@ -1,4 +1,5 @@
-"""Schema extensions of our own: bounded document caches, sources' warnings, error classes."""
+"""Schema extensions of our own: bounded document caches, sources' warnings, error classes
+and codes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ __all__ = [
     "DocumentCache",
     "DocumentValidationCache",
     "ReportWarnings",
+    "add_error_code",
     "is_input_error",
     "is_unexpected_error",
     "mask_unexpected_errors",
@@ -218,4 +220,31 @@ def mask_unexpected_errors() -> MaskErrors:
     return ClassifyErrors(
         should_mask_error=is_unexpected_error,
         error_message="Internal error. It has been logged; please try again.",
+    )
+
+
+def add_error_code(error: GraphQLError) -> GraphQLError:
+    """The error with an ``extensions.code``: its own, or the one GraphQL servers use.
+
+    The names are Apollo's: a query that does not parse (the token limit included), one
+    that does not validate (the depth and alias limits included). An error during
+    execution without a code of its own is a masked bug. A coded error comes back as it
+    is; any other as a copy, since cached validation errors are shared by requests.
+    """
+    if error.extensions and "code" in error.extensions:
+        return error
+    if error.path is not None:
+        code = "INTERNAL_SERVER_ERROR"
+    elif error.message.startswith("Syntax Error"):
+        code = "GRAPHQL_PARSE_FAILED"
+    else:
+        code = "GRAPHQL_VALIDATION_FAILED"
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "code": code},
     )

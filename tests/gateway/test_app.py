@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 from prometheus_client.parser import text_string_to_metric_families
 
-from core.errors import ConfigError
 from demo.people import PATIENT_COPD
 from gateway.app import create_app
 from gateway.auth import TokenVerifier
@@ -158,26 +157,6 @@ async def test_demo_playground_is_preloaded_with_a_token_that_verifies(
     assert json.dumps(EXAMPLE_QUERY) in page
 
 
-@pytest.mark.parametrize(
-    "configured",
-    [
-        pytest.param(["journal"], id="one-of-seven"),
-        pytest.param([n for n in SOURCE_NAMES if n != "consent"], id="all-but-consent"),
-    ],
-)
-def test_partly_configured_sources_name_what_is_missing(
-    clean_env: None, tmp_path: Path, configured: list[str]
-) -> None:
-    urls = {f"source_{name}_url": f"http://{name}.test/fhir" for name in configured}
-    settings = Settings(audit_url=f"sqlite:///{tmp_path / 'a.sqlite3'}", **urls)
-    with pytest.raises(ConfigError) as raised:
-        create_app(settings)
-    message = str(raised.value)
-    for name in SOURCE_NAMES:
-        setting = f"MINPLAN_SOURCE_{name.upper()}_URL"
-        assert (setting in message) is (name not in configured), message
-
-
 async def test_cors_allows_configured_front_ends_only(make_gateway: MakeGateway) -> None:
     async with make_gateway(cors_origins=["https://minsundhed.example"]) as gw:
         allowed = await gw.client.options(
@@ -195,23 +174,3 @@ async def test_cors_allows_configured_front_ends_only(make_gateway: MakeGateway)
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "https://minsundhed.example"
     assert "access-control-allow-origin" not in other.headers
-
-
-@pytest.mark.parametrize(
-    "key",
-    [
-        pytest.param(None, id="left-at-the-dev-default"),
-        pytest.param("short", id="too-short"),
-    ],
-)
-def test_real_sources_need_a_secret_pseudonym_key(tmp_path: Any, key: str | None) -> None:
-    from core.errors import ConfigError
-    from gateway.app import create_app
-    from gateway.settings import SOURCE_NAMES, Settings
-
-    values: dict[str, Any] = {f"source_{n}_url": f"http://src.test/{n}" for n in SOURCE_NAMES}
-    values |= {"auth_issuer": "iss", "auth_jwks_url": "file:///tmp/jwks.json"}
-    if key is not None:
-        values["pseudonym_key"] = key
-    with pytest.raises(ConfigError, match="MINPLAN_PSEUDONYM_KEY"):
-        create_app(Settings(**values))

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from core.cpr import pseudonymise_cpr
 from demo.people import ORG_GP, PATIENT_COPD
 from gateway.app import create_app
 from gateway.edge import request_id
@@ -274,7 +273,7 @@ async def test_the_access_log_stores_only_a_safe_request_id(
         )
         assert response.status_code == 200, response.text
         services = gw.app.state.services
-        patient = pseudonymise_cpr(PATIENT_COPD, services.settings.pseudonym_key.encode())
+        patient = services.plans.pseudonym(PATIENT_COPD)
         [entry] = await services.access_log.entries(patient)
     assert (entry.request_id == sent) is kept
     assert len(entry.request_id) <= 64

@@ -1,0 +1,199 @@
+"""What lives as long as the app: opened in its lifespan, shared by every request, closed last.
+
+The wiring of a plan request, top to bottom: the token verifier; the plan reader (the
+domain), which fetches through the app-wide batch loaders; the source pipeline (cache,
+single flight, resilience) over one connector per source; the access log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from connectors import CONNECTOR_CLASSES, Connector, FhirClient
+from core.errors import ConfigError
+from core.metrics import Metrics
+from plans.audit import AccessLog, open_access_log
+from plans.consent import source_cache_ttls
+from plans.reader import PlanReader
+from plans.viewer import Viewer
+from schema import Context
+from upstream.cache import SourceCache
+from upstream.loaders import BatchLoaders, RequestLoaders
+from upstream.pipeline import SourcePipeline
+from upstream.resilience import Resilience
+
+from .auth import TokenVerifier
+from .settings import SOURCE_NAMES, Settings
+
+__all__ = ["DEMO_FHIR_PATH", "Services", "auth_config", "open_services", "source_urls"]
+
+log = logging.getLogger(__name__)
+
+#: Where the embedded demo's sources are mounted on the gateway's own port.
+DEMO_FHIR_PATH = "/demo/fhir"
+
+
+@dataclass(slots=True)
+class Services:
+    """Built in the lifespan (``app.state.services``), shared by every request."""
+
+    verifier: TokenVerifier
+    access_log: AccessLog
+    pipeline: SourcePipeline
+    cache: SourceCache
+    plans: PlanReader
+    metrics: Metrics
+    loaders: BatchLoaders
+
+    def context(self, viewer: Viewer, *, request_id: str) -> Context:
+        """One request's GraphQL context: its own loaders over the app-wide batches."""
+        return Context(
+            viewer=viewer,
+            plans=self.plans,
+            loaders=RequestLoaders(self.loaders),
+            access_log=self.access_log,
+            request_id=request_id,
+        )
+
+
+def source_urls(settings: Settings, demo_base: str | None) -> dict[str, str]:
+    """Each source's base URL: the configured ones, or the demo's on this server."""
+    if settings.demo:
+        if demo_base is None:
+            raise ConfigError("demo mode needs the gateway's own base URL for its demo sources")
+        return {n: f"{demo_base.rstrip('/')}{DEMO_FHIR_PATH}/{n}" for n in SOURCE_NAMES}
+    # Settings refuse a partial set, so every source has its URL here.
+    return {n: url for n in SOURCE_NAMES if (url := settings.source_url(n))}
+
+
+def auth_config(settings: Settings, demo_jwks: Path | None) -> tuple[str, str]:
+    """The token issuer and its JWKS URL: the configured ones, or the demo's dev issuer."""
+    if settings.auth_issuer and settings.auth_jwks_url:
+        return settings.auth_issuer, settings.auth_jwks_url
+    if demo_jwks is None:  # Settings refuse this with real sources; the demo has its key
+        raise ConfigError("Config MINPLAN_AUTH_ISSUER and MINPLAN_AUTH_JWKS_URL are missing.")
+    from .devtokens import DEV_ISSUER
+
+    return DEV_ISSUER, demo_jwks.as_uri()
+
+
+def _transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    limits = httpx.Limits(
+        max_connections=settings.http_max_connections,
+        max_keepalive_connections=settings.http_max_connections,
+    )
+    if settings.http_transport == "aiohttp":
+        # httpcore's pool assignment is quadratic under concurrency; aiohttp's connector is
+        # not. The httpx API (and respx in tests) stays the same.
+        from connectors.transport import SourceTransport
+
+        return SourceTransport(limits=limits)
+    return httpx.AsyncHTTPTransport(limits=limits)
+
+
+def _pipeline(
+    settings: Settings,
+    upstream: httpx.AsyncBaseTransport,
+    urls: Mapping[str, str],
+    *,
+    cache: SourceCache,
+    metrics: Metrics,
+) -> SourcePipeline:
+    connectors: dict[str, Connector] = {}
+    for name, url in urls.items():
+        fhir = FhirClient(
+            upstream,
+            source=name,
+            base_url=url,
+            timeout=settings.timeout_for(name),
+            page_size=settings.source_page_size,
+            max_pages=settings.source_max_pages,
+        )
+        connectors[name] = CONNECTOR_CLASSES[name](fhir)
+    ttls = {
+        name: source_cache_ttls(
+            name,
+            fresh=settings.ttl_for(name),
+            stale=settings.stale_ttl,
+            consent_fresh_at_most=settings.consent_cache_ttl,
+        )
+        for name in connectors
+    }
+    return SourcePipeline(
+        connectors,
+        metrics=metrics,
+        cache=cache,
+        resilience=Resilience(
+            metrics=metrics,
+            breaker_threshold=settings.breaker_threshold,
+            breaker_cooldown=settings.breaker_cooldown,
+            retries=settings.retries,
+        ),
+        pseudonym_key=settings.pseudonym_key.encode(),
+        fresh_ttl={n: fresh for n, (fresh, _stale) in ttls.items()},
+        stale_ttl={n: stale for n, (_fresh, stale) in ttls.items()},
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    source_urls: Mapping[str, str],
+    issuer: str,
+    jwks_url: str,
+    metrics: Metrics,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> AsyncIterator[Services]:
+    """Open every long-lived service, yield them, and close them in reverse."""
+    upstream = transport or _transport(settings)
+    http = httpx.AsyncClient(transport=upstream)  # JWKS fetches; closes `upstream` too
+    access_log = open_access_log(settings.audit_url)
+    await access_log.start()
+    verifier = TokenVerifier(
+        issuer=issuer,
+        jwks_url=jwks_url,
+        audience=settings.auth_audience,
+        leeway=settings.auth_leeway,
+        max_lifetime=settings.auth_max_token_lifetime,
+        http_client=http,
+    )
+    cache = SourceCache(
+        settings.cache_url,
+        max_age=max(settings.stale_ttl, 1.0),
+        max_entries=settings.cache_max_entries,
+    )
+    pipeline = _pipeline(settings, upstream, source_urls, cache=cache, metrics=metrics)
+    services = Services(
+        verifier=verifier,
+        access_log=access_log,
+        pipeline=pipeline,
+        cache=cache,
+        plans=PlanReader(
+            search_keys=pipeline.search_keys,
+            access_log=access_log,
+            pseudonym_key=settings.pseudonym_key.encode(),
+            deadline=settings.request_deadline,
+            metrics=metrics,
+        ),
+        metrics=metrics,
+        loaders=BatchLoaders(pipeline, max_batch_size=settings.source_batch_size),
+    )
+    log.info(
+        "Min Plan gateway ready (%s sources, access log %s)",
+        "demo" if settings.demo else "configured",
+        settings.audit_url.split(":", 1)[0],
+    )
+    try:
+        yield services
+    finally:
+        await verifier.aclose()
+        await cache.close()
+        await access_log.close()
+        await http.aclose()

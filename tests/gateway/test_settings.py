@@ -1,0 +1,110 @@
+"""Settings: real sources need all seven URLs, a secret pseudonym key and an identity provider.
+
+Each check is one error located at its setting, so ``explain`` (what ``minplan serve``
+prints) names every variable to fix, and never a value.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.settings import DEV_PSEUDONYM_KEY, SOURCE_NAMES, Settings, explain
+
+SECRET = "k" * 40
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No MINPLAN_* setting of the developer's shell leaks into the settings under test."""
+    for name in list(os.environ):
+        if name.startswith("MINPLAN_"):
+            monkeypatch.delenv(name)
+
+
+def real(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {f"source_{n}_url": f"http://src.test/{n}" for n in SOURCE_NAMES}
+    values |= {
+        "auth_issuer": "https://idp.test",
+        "auth_jwks_url": "https://idp.test/jwks",
+        "pseudonym_key": SECRET,
+    }
+    return values | overrides
+
+
+def problems(**values: Any) -> list[str]:
+    with pytest.raises(ValidationError) as raised:
+        Settings(**values)
+    return explain(raised.value)
+
+
+def test_no_source_is_the_demo_with_its_defaults() -> None:
+    settings = Settings()
+    assert settings.demo
+    assert settings.pseudonym_key == DEV_PSEUDONYM_KEY
+
+
+def test_a_complete_configuration_is_accepted() -> None:
+    assert not Settings(**real()).demo
+
+
+@pytest.mark.parametrize(
+    "configured",
+    [
+        pytest.param(["journal"], id="one-of-seven"),
+        pytest.param([n for n in SOURCE_NAMES if n != "consent"], id="all-but-consent"),
+    ],
+)
+def test_partly_configured_sources_name_what_is_missing(configured: list[str]) -> None:
+    values = real()
+    for name in SOURCE_NAMES:
+        if name not in configured:
+            del values[f"source_{name}_url"]
+    message = "\n".join(problems(**values))
+    for name in SOURCE_NAMES:
+        setting = f"MINPLAN_SOURCE_{name.upper()}_URL"
+        assert (setting in message) is (name not in configured), message
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(None, id="left-at-the-dev-default"),
+        pytest.param("short", id="too-short"),
+    ],
+)
+def test_real_sources_need_a_secret_pseudonym_key(key: str | None) -> None:
+    values = real()
+    if key is None:
+        del values["pseudonym_key"]
+    else:
+        values["pseudonym_key"] = key
+    [line] = problems(**values)
+    assert line.startswith("MINPLAN_PSEUDONYM_KEY: ")
+    assert "short" not in line and DEV_PSEUDONYM_KEY not in line  # the value stays out
+
+
+@pytest.mark.parametrize("missing", ["auth_issuer", "auth_jwks_url"])
+def test_real_sources_need_an_identity_provider(missing: str) -> None:
+    values = real()
+    del values[missing]
+    [line] = problems(**values)
+    assert line.startswith(f"MINPLAN_{missing.upper()}: ")
+
+
+def test_every_problem_is_named_at_once() -> None:
+    lines = problems(source_journal_url="http://journal.test/fhir")
+    named = {line.split(":", 1)[0] for line in lines}
+    assert "MINPLAN_PSEUDONYM_KEY" in named
+    assert {"MINPLAN_AUTH_ISSUER", "MINPLAN_AUTH_JWKS_URL"} <= named
+    assert "MINPLAN_SOURCE_JOURNAL_URL" not in named
+
+
+def test_an_error_never_shows_a_value() -> None:
+    with pytest.raises(ValidationError) as raised:
+        Settings(**real(pseudonym_key="secret-but-short", source_timeout="soon"))
+    assert "secret-but-short" not in str(raised.value)
+    assert "soon" not in str(raised.value)
