@@ -8,7 +8,10 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.errors import ConfigError
 from core.sources import SOURCE_NAMES
+
+from .jwks import jwks_path
 
 __all__ = ["DEV_PSEUDONYM_KEY", "SOURCE_NAMES", "Settings", "explain"]
 
@@ -118,6 +121,18 @@ class Settings(BaseSettings):
         unknown = sorted(set(value) - set(SOURCE_NAMES))
         if unknown:
             raise ValueError(f"unknown source name(s) {unknown}; known: {list(SOURCE_NAMES)}")
+        return value
+
+    @field_validator("auth_jwks_url")
+    @classmethod
+    def _jwks_url_is_readable(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                jwks_path(value)
+            except ConfigError:
+                raise PydanticCustomError(
+                    "config", "must be an http(s):// URL or file:///absolute/path"
+                ) from None
         return value
 
     @model_validator(mode="after")

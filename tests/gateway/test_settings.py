@@ -108,3 +108,9 @@ def test_an_error_never_shows_a_value() -> None:
         Settings(**real(pseudonym_key="secret-but-short", source_timeout="soon"))
     assert "secret-but-short" not in str(raised.value)
     assert "soon" not in str(raised.value)
+
+
+@pytest.mark.parametrize("url", ["ftp://idp.test/jwks", "/etc/jwks.json", "https:///jwks"])
+def test_a_jwks_url_neither_http_nor_file_is_refused(url: str) -> None:
+    [line] = problems(**real(auth_jwks_url=url))
+    assert line.startswith("MINPLAN_AUTH_JWKS_URL: must be an http(s):// URL")
