@@ -67,11 +67,11 @@ def _trimmed(text: str | None) -> str | None:
 
 
 class ConsentConnector(Connector):
-    """Consents decide who sees what, so an unreadable one makes the rules unknown.
+    """Reads Consents; a search with one it cannot read or place fails as a whole.
 
     Elsewhere an unreadable resource is skipped; a skipped Consent could be a block that
-    no longer applies. The search fails instead, and the gateway fails closed
-    (CONSENT_UNAVAILABLE for clinicians and proxies).
+    would no longer apply. So the search is answered as unreadable, and the consent policy
+    (:mod:`plans.consent`) fails closed on it: CONSENT_UNAVAILABLE for clinicians and proxies.
     """
 
     def __init__(self, fhir: FhirClient) -> None:
@@ -80,8 +80,8 @@ class ConsentConnector(Connector):
     async def fetch(self, resource_type: str, cprs: Sequence[str]) -> Fetched:
         fetched = await super().fetch(resource_type, cprs)
         if fetched.skipped:
-            raise UpstreamBadResponse(self.source, "unreadable Consent: rules unknown")
+            raise UpstreamBadResponse(self.source, "unreadable Consent")
         if fetched.foreign:
-            # A Consent we cannot place (its patient written another way?) may be a block.
+            # A Consent we cannot place (its patient written another way?) is unreadable too.
             raise UpstreamBadResponse(self.source, "Consent for an unasked patient")
         return fetched

@@ -1,41 +1,43 @@
-"""Who may see what, in one place (contract §3): proxies, blocks, break the glass, withheld items.
+"""Who may see what, in one place (contract §3): the consent policy of the gateway.
 
-The rules run after fetching and before assembly, on connector records, so nothing a rule
-removes can reach a resolver, whatever the query asks for.
+Every read of a patient's data is decided here, plans and access logs alike. The rules
+run after fetching and before assembly, on connector records, so nothing a rule removes
+can reach a resolver.
 
-- A citizen sees their own plan, less withheld items; a proxy (an active ``permit`` Consent
-  with a ``proxy`` actor carrying their CPR) sees the same.
+- A citizen sees their own plan and access log, less withheld items; so does a proxy (an
+  active ``permit`` Consent with a ``proxy`` actor carrying their CPR).
 - A clinician sees the plan less withheld items of other organisations, less the sections
   an active ``deny`` Consent naming their organisation covers (all, when it names none).
   ``emergencyReason`` overrides deny Consents; withheld items stay withheld.
-- Consent source unavailable: clinicians and proxies get CONSENT_UNAVAILABLE.
+- Fail closed: unknown Consents (the source failed, or sent one it could not read) are
+  no rules, so clinicians and proxies get CONSENT_UNAVAILABLE; the patient does not.
 """
 
 from __future__ import annotations
 
 import enum
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.codes import CPR_SYSTEM, SOR_SYSTEM
 from core.errors import BadUserInput, ConsentUnavailable, Forbidden
 from core.records import ConsentProvisionRecord, ConsentRecord, Record
-from plans.viewer import Viewer
+from plans.emergency_reason import normalise_reason
+from plans.viewer import Viewer, resolve_patient
 
 __all__ = [
     "ALL_CLASSES",
     "CONSENT_SOURCE",
-    "MAX_REASON_LENGTH",
-    "MIN_REASON_ALNUM",
-    "REASON_RULE",
     "SOURCE_CLASS",
     "Access",
+    "AccessRequest",
+    "Purpose",
     "ViewerKind",
-    "check_reason",
+    "check_proxy",
     "decide_access",
     "filter_records",
     "is_proxy_for",
+    "request_access",
     "source_cache_ttls",
 ]
 
@@ -57,18 +59,25 @@ SOURCE_CLASS: dict[str, str] = {
     "prevention": "prevention",
 }
 
-MAX_REASON_LENGTH = 500
-#: Letters or digits a reason needs at least, so that the patient can read why.
-MIN_REASON_ALNUM = 3
-#: Unicode categories a reason may not hold: control (newline, tab), format (zero-width,
-#: soft hyphen, bidi marks, embeddings, overrides and isolates), private use, surrogates,
-#: unassigned, line and paragraph separators. They hide or garble text in the access log.
-REFUSED_REASON_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
-REASON_RULE = (
-    f"emergencyReason must say why in at least {MIN_REASON_ALNUM} letters or digits, "
-    f"at most {MAX_REASON_LENGTH} characters, on one line, without control, format or "
-    "bidi characters (such as tabs, line breaks, zero-width or direction marks)"
-)
+
+class Purpose(enum.Enum):
+    """What a patient's data is read for; a refusal names it."""
+
+    PLAN = "plan"
+    ACCESS_LOG = "access log"
+
+
+#: Per purpose: why nothing is shown when Consents are unknown, and when a citizen is no proxy.
+_REFUSALS: dict[Purpose, tuple[str, str]] = {
+    Purpose.PLAN: (
+        "The consent registry cannot be reached, so this plan cannot be shown to you.",
+        "You may read only your own plan or one you hold power of attorney for.",
+    ),
+    Purpose.ACCESS_LOG: (
+        "The consent registry cannot be reached, so your power of attorney cannot be checked.",
+        "You may read only your own access log or one you are proxy for.",
+    ),
+}
 
 
 class ViewerKind(enum.Enum):
@@ -101,6 +110,106 @@ def viewer_kind(viewer: Viewer, patient: str) -> ViewerKind:
     if viewer.is_clinician:
         return ViewerKind.CLINICIAN
     return ViewerKind.PATIENT if viewer.cpr == patient else ViewerKind.PROXY
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    """Who asks for which patient's data, why and for what: all but the Consents' verdict."""
+
+    viewer: Viewer
+    patient: str
+    kind: ViewerKind
+    purpose: Purpose
+    emergency_reason: str | None  # as logged: normalised
+
+    @property
+    def needs_consents(self) -> bool:
+        """The patient's own reads need no Consent, so they never fail on the consent source."""
+        return self.kind is not ViewerKind.PATIENT
+
+    @property
+    def consents_first(self) -> bool:
+        """A proxy is checked before anything else of the patient is fetched."""
+        return self.kind is ViewerKind.PROXY
+
+    def decide(self, consents: Sequence[ConsentRecord] | None) -> Access:
+        """The access this request has, given the patient's Consents.
+
+        Args:
+            consents: the patient's Consents, or None when they are unknown (fail closed).
+
+        Raises:
+            Forbidden: a citizen who is neither the patient nor their proxy.
+            ConsentUnavailable: Consents unknown, and the viewer is not the patient.
+        """
+        nothing: frozenset[str] = frozenset()
+        if self.kind is ViewerKind.PATIENT:
+            return Access(self.kind, None, nothing, nothing, None)
+        if self.kind is ViewerKind.PROXY:
+            check_proxy(self.viewer, self.patient, consents, purpose=self.purpose)
+            return Access(self.kind, None, nothing, nothing, None)
+        if consents is None:
+            raise ConsentUnavailable(_REFUSALS[self.purpose][0])
+        org = self.viewer.org
+        blocked = frozenset(_blocked_classes(consents, self.patient, org or ""))
+        if self.emergency_reason is not None:
+            return Access(self.kind, org, nothing, blocked, self.emergency_reason)
+        return Access(self.kind, org, blocked, nothing, None)
+
+
+def request_access(
+    viewer: Viewer,
+    cpr: str | None,
+    *,
+    purpose: Purpose = Purpose.PLAN,
+    emergency_reason: str | None = None,
+) -> AccessRequest:
+    """Check all that needs no Consent, before anything is fetched.
+
+    Raises:
+        Forbidden: a clinician asking for an access log (it is the patient's).
+        BadUserInput: a bad CPR (see :func:`resolve_patient`), an emergencyReason from a
+            citizen, or one that breaks :data:`plans.emergency_reason.REASON_RULE`.
+    """
+    if purpose is Purpose.ACCESS_LOG and not viewer.is_citizen:
+        raise Forbidden("The access log is for the patient and their proxies only.")
+    patient = resolve_patient(viewer, cpr)
+    kind = viewer_kind(viewer, patient)
+    if emergency_reason is not None:
+        if kind is not ViewerKind.CLINICIAN:
+            raise BadUserInput("emergencyReason is for clinicians breaking the glass.")
+        emergency_reason = normalise_reason(emergency_reason)
+    return AccessRequest(viewer, patient, kind, purpose, emergency_reason)
+
+
+def decide_access(
+    viewer: Viewer,
+    patient: str,
+    consents: Sequence[ConsentRecord] | None,
+    emergency_reason: str | None = None,
+) -> Access:
+    """The access one viewer has to one patient's plan: :func:`request_access`, then decide."""
+    return request_access(viewer, patient, emergency_reason=emergency_reason).decide(consents)
+
+
+def check_proxy(
+    viewer: Viewer,
+    patient: str,
+    consents: Sequence[ConsentRecord] | None,
+    *,
+    purpose: Purpose = Purpose.PLAN,
+) -> None:
+    """The proxy check: a citizen reading another's data must be their proxy.
+
+    Raises:
+        ConsentUnavailable: the Consents are unknown (None), so no power of attorney is.
+        Forbidden: no active Consent makes ``viewer`` the patient's proxy.
+    """
+    unavailable, not_a_proxy = _REFUSALS[purpose]
+    if consents is None:
+        raise ConsentUnavailable(unavailable)
+    if viewer.cpr is None or not is_proxy_for(consents, patient, viewer.cpr):
+        raise Forbidden(not_a_proxy)
 
 
 def is_proxy_for(consents: Iterable[ConsentRecord], patient: str, citizen_cpr: str) -> bool:
@@ -140,71 +249,6 @@ def _active_provisions(
     for c in consents:
         if c.active and c.patient == patient:
             yield from c.provisions()
-
-
-def decide_access(
-    viewer: Viewer,
-    patient: str,
-    consents: Sequence[ConsentRecord] | None,
-    emergency_reason: str | None = None,
-) -> Access:
-    """The access one viewer has to one patient's plan.
-
-    Args:
-        consents: the patient's Consents, or None when the consent source is unavailable.
-
-    Raises:
-        Forbidden: a citizen who is neither the patient nor their proxy.
-        ConsentUnavailable: consents unknown, and the viewer is not the patient.
-        BadUserInput: an emergencyReason from a citizen, or one that breaks REASON_RULE.
-    """
-    kind = viewer_kind(viewer, patient)
-    reason = _check_reason(kind, emergency_reason)
-    if kind is ViewerKind.PATIENT:
-        return Access(kind, None, frozenset(), frozenset(), None)
-    if consents is None:
-        raise ConsentUnavailable(
-            "The consent registry cannot be reached, so this plan cannot be shown to you."
-        )
-    if kind is ViewerKind.PROXY:
-        if viewer.cpr is None or not is_proxy_for(consents, patient, viewer.cpr):
-            raise Forbidden(
-                "You may read only your own plan or one you hold power of attorney for."
-            )
-        return Access(kind, None, frozenset(), frozenset(), None)
-    blocked = frozenset(_blocked_classes(consents, patient, viewer.org or ""))
-    if reason is not None:
-        return Access(kind, viewer.org, frozenset(), blocked, reason)
-    return Access(kind, viewer.org, blocked, frozenset(), None)
-
-
-def check_reason(viewer: Viewer, patient: str, reason: str | None) -> str | None:
-    """The emergencyReason as it will be logged; checked before anything is fetched.
-
-    Raises:
-        BadUserInput: a reason from a citizen, or one that breaks REASON_RULE.
-    """
-    return _check_reason(viewer_kind(viewer, patient), reason)
-
-
-def _check_reason(kind: ViewerKind, reason: str | None) -> str | None:
-    """The reason as logged (NFKC, trimmed), or BadUserInput saying the rule."""
-    if reason is None:
-        return None
-    if kind is not ViewerKind.CLINICIAN:
-        raise BadUserInput("emergencyReason is for clinicians breaking the glass.")
-    # NFKC first, so fullwidth or compatibility spellings are judged (and logged) as plain text.
-    reason = unicodedata.normalize("NFKC", reason).strip()
-    if not reason:
-        raise BadUserInput(f"{REASON_RULE}; it was blank.")
-    if len(reason) > MAX_REASON_LENGTH:
-        raise BadUserInput(f"{REASON_RULE}; it was {len(reason)} characters.")
-    categories = [unicodedata.category(c) for c in reason]
-    if any(c in REFUSED_REASON_CATEGORIES for c in categories):
-        raise BadUserInput(f"{REASON_RULE}; it holds an invisible or control character.")
-    if sum(c[0] in "LN" for c in categories) < MIN_REASON_ALNUM:
-        raise BadUserInput(f"{REASON_RULE}; it has too few letters or digits.")
-    return reason
 
 
 def may_see(access: Access, record: Record) -> bool:

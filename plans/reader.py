@@ -1,12 +1,13 @@
-"""Reading one plan: validate, fetch concurrently, decide access, filter, assemble, log.
+"""Reading one plan: check the request, fetch, decide access, filter, assemble, log.
 
 The order matters for safety and speed:
 
-- A bad ``emergencyReason`` is refused before any source is called.
+- Everything that needs no Consent (the CPR, a bad ``emergencyReason``) is refused
+  before any source is called.
 - A citizen asking for another CPR is checked against the consent source *first*; no other
-  source is called until the proxy Consent is found.
-- Everyone else fetches every source at once, consent included; filtering waits for
-  consent, fetching does not.
+  source is called until their power of attorney is confirmed.
+- Everyone else fetches every source at once, consent included; the decision waits for
+  consent only, and filtering for everything.
 - A clinician's or proxy's read is written to the access log before the plan is returned;
   if that write fails, so does the read.
 """
@@ -16,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from connectors import SearchKey
-from core.cpr import is_valid_cpr, pseudonymise_cpr
-from core.errors import AuditWriteError, BadUserInput
+from core.cpr import pseudonymise_cpr
+from core.errors import AuditWriteError
 from core.metrics import Metrics
 from core.records import ConsentRecord, Record
 from core.sources import SOURCE_NAMES
@@ -29,11 +30,11 @@ from plans.assembly import assemble_packages
 from plans.audit import AccessLog, AccessRecord
 from plans.consent import (
     Access,
+    AccessRequest,
+    Purpose,
     ViewerKind,
-    check_reason,
-    decide_access,
     filter_records,
-    viewer_kind,
+    request_access,
 )
 from plans.model import Plan, SourceStatus
 from plans.viewer import Viewer
@@ -41,33 +42,18 @@ from plans.views import ViewIds, view_key
 from upstream.loaders import RequestLoaders
 from upstream.pipeline import SourceResult
 
-__all__ = ["PlanReader", "resolve_patient"]
+__all__ = ["PlanReader"]
 
 log = logging.getLogger(__name__)
 
 CONSENT_KEY: SearchKey = ("consent", "Consent")
 _DEADLINE_RESULT = SourceResult((), ok=False, error="request deadline exceeded")
 
-
-def resolve_patient(viewer: Viewer, cpr: str | None) -> str:
-    """The CPR a plan request is about; a citizen may leave it out for their own."""
-    if cpr is None:
-        if viewer.cpr is None:
-            raise BadUserInput("cpr is required for clinicians.")
-        return viewer.cpr
-    cpr = cpr.strip()
-    if len(cpr) == 11 and cpr[6] == "-":  # DDMMYY-SSSS, the way it is usually written
-        cpr = cpr[:6] + cpr[7:]
-    if not is_valid_cpr(cpr):
-        raise BadUserInput(
-            "cpr must be 10 digits: DDMMYY (a real date) followed by 4 digits, "
-            "optionally with a hyphen after DDMMYY."
-        )
-    return cpr
+_Fetches = Mapping[SearchKey, Awaitable[SourceResult]]
 
 
 class PlanReader:
-    """Reads plans; shared by every request of one app."""
+    """Reads plans, and authorises every read of a patient's data; shared by every request."""
 
     def __init__(
         self,
@@ -88,14 +74,24 @@ class PlanReader:
     def pseudonym(self, cpr: str) -> str:
         return pseudonymise_cpr(cpr, self.pseudonym_key)
 
-    async def consents_for(
-        self, loaders: RequestLoaders, patient: str
-    ) -> list[ConsentRecord] | None:
-        """The patient's Consents, or None when the consent source failed."""
-        result = await loaders.load(CONSENT_KEY, patient)
-        if not result.ok:
-            return None
-        return [r for r in result.records if isinstance(r, ConsentRecord)]
+    async def authorise(
+        self,
+        viewer: Viewer,
+        cpr: str | None,
+        loaders: RequestLoaders,
+        *,
+        purpose: Purpose,
+        emergency_reason: str | None = None,
+    ) -> tuple[str, Access]:
+        """The patient's CPR and what ``viewer`` may see of them, asking only the consent source.
+
+        Raises:
+            Forbidden: not the patient, their proxy, or (for a plan) a clinician.
+            ConsentUnavailable: the Consents are unknown and the viewer is not the patient.
+            BadUserInput: a bad CPR or emergencyReason.
+        """
+        request = request_access(viewer, cpr, purpose=purpose, emergency_reason=emergency_reason)
+        return request.patient, await self._decide(request, loaders)
 
     async def read(
         self,
@@ -106,32 +102,28 @@ class PlanReader:
         emergency_reason: str | None = None,
         request_id: str | None = None,
     ) -> Plan:
-        patient = resolve_patient(viewer, cpr)
-        # A bad emergencyReason is refused before anything is fetched or logged.
-        check_reason(viewer, patient, emergency_reason)
-        loop = asyncio.get_running_loop()
-        deadline_at = loop.time() + self.deadline
-        if viewer_kind(viewer, patient) is ViewerKind.PROXY:
-            # Proxy check first: nothing else is fetched for a citizen who may not look.
-            decide_access(
-                viewer, patient, await self.consents_for(loaders, patient), emergency_reason
-            )
-        results = await self._fetch_all(loaders, patient, deadline_at)
-        consent = results[CONSENT_KEY]
-        consents = (
-            [r for r in consent.records if isinstance(r, ConsentRecord)] if consent.ok else None
-        )
-        access = decide_access(viewer, patient, consents, emergency_reason)
+        """The plan of the patient ``cpr`` names, as ``viewer`` may see it; the read logged.
+
+        Raises:
+            Forbidden, ConsentUnavailable, BadUserInput: as :meth:`authorise`.
+            AuditWriteError: the read could not be logged, so it is refused.
+        """
+        request = request_access(viewer, cpr, emergency_reason=emergency_reason)
+        patient = request.patient
+        deadline_at = asyncio.get_running_loop().time() + self.deadline
+        if request.consents_first:
+            access = await self._decide(request, loaders)
+            fetches = self._start_fetches(loaders, patient)
+        else:
+            fetches = self._start_fetches(loaders, patient)
+            access = await self._decide(request, loaders, deadline_at)
+        results = await self._gather(fetches, deadline_at)
         by_source: dict[str, list[Record]] = {}
         for (source, _), result in results.items():
             by_source.setdefault(source, []).extend(result.records)
         visible, restricted = filter_records(access, by_source)
-        view = view_key(
-            access,
-            proxy=self.pseudonym(viewer.cpr)
-            if access.kind is ViewerKind.PROXY and viewer.cpr
-            else None,
-        )
+        proxy = viewer.cpr if access.kind is ViewerKind.PROXY else None
+        view = view_key(access, proxy=self.pseudonym(proxy) if proxy else None)
         packages, unassigned = assemble_packages(
             visible, package_id=lambda kind: self.ids.package_id(patient, kind, view)
         )
@@ -151,18 +143,34 @@ class PlanReader:
             self.metrics.child(self.metrics.plans, access.kind.value).inc()
         return plan
 
-    async def _fetch_all(
-        self, loaders: RequestLoaders, patient: str, deadline_at: float
+    async def _decide(
+        self, request: AccessRequest, loaders: RequestLoaders, deadline_at: float | None = None
+    ) -> Access:
+        """The request's access, once the patient's Consents are in (if it needs them)."""
+        if not request.needs_consents:
+            return request.decide(None)
+        # The loaders ask each search once per request: a plan read fetching every source
+        # waits here on the same consent answer it filters by.
+        fetch = {CONSENT_KEY: loaders.load(CONSENT_KEY, request.patient)}
+        consent = (await self._gather(fetch, deadline_at))[CONSENT_KEY]
+        consents = [r for r in consent.records if isinstance(r, ConsentRecord)]
+        return request.decide(consents if consent.ok else None)
+
+    def _start_fetches(self, loaders: RequestLoaders, patient: str) -> _Fetches:
+        return {key: loaders.load(key, patient) for key in self.search_keys}
+
+    @staticmethod
+    async def _gather(
+        fetches: _Fetches, deadline_at: float | None
     ) -> dict[SearchKey, SourceResult]:
-        loop = asyncio.get_running_loop()
+        """Each fetch's result, or a failure for those still running at the deadline."""
+        futures = {key: asyncio.ensure_future(fetch) for key, fetch in fetches.items()}
+        timeout = None
+        if deadline_at is not None:
+            timeout = max(0.0, deadline_at - asyncio.get_running_loop().time())
         # asyncio.wait leaves what is still pending alone: a DataLoader future that other
         # fields may share is never cancelled by this request's deadline.
-        futures = {
-            key: asyncio.ensure_future(loaders.load(key, patient)) for key in self.search_keys
-        }
-        done, _pending = await asyncio.wait(
-            futures.values(), timeout=max(0.0, deadline_at - loop.time())
-        )
+        done, _pending = await asyncio.wait(futures.values(), timeout=timeout)
         return {
             key: future.result() if future in done else _DEADLINE_RESULT
             for key, future in futures.items()

@@ -10,14 +10,7 @@ from typing import Annotated, TypeVar
 import strawberry
 from graphql import GraphQLError
 
-from core.errors import (
-    AccessLogUnavailable,
-    AuditWriteError,
-    BadUserInput,
-    ConsentUnavailable,
-    Forbidden,
-    SourceUnavailable,
-)
+from core.errors import AccessLogUnavailable, AuditWriteError, BadUserInput, SourceUnavailable
 from plans.audit import (
     MAX_PAGE_SIZE,
     AccessPage,
@@ -26,8 +19,8 @@ from plans.audit import (
     decode_cursor,
     since_in_utc,
 )
-from plans.consent import MAX_REASON_LENGTH, MIN_REASON_ALNUM, is_proxy_for
-from plans.reader import resolve_patient
+from plans.consent import Purpose
+from plans.emergency_reason import MAX_REASON_LENGTH, MIN_REASON_ALNUM
 
 from .context import Context
 from .types.plan import Plan
@@ -185,19 +178,9 @@ async def _access_log_query(
         BadUserInput: a malformed CPR, or a ``since`` with no UTC equivalent.
     """
     ctx = info.context
-    viewer = ctx.viewer
-    if not viewer.is_citizen:
-        raise Forbidden("The access log is for the patient and their proxies only.")
-    patient = resolve_patient(viewer, cpr)
-    if patient != viewer.cpr:
-        consents = await ctx.plans.consents_for(ctx.loaders, patient)
-        if consents is None:
-            raise ConsentUnavailable(
-                "The consent registry cannot be reached, so your power of attorney "
-                "cannot be checked."
-            )
-        if viewer.cpr is None or not is_proxy_for(consents, patient, viewer.cpr):
-            raise Forbidden("You may read only your own access log or one you are proxy for.")
+    patient, _access = await ctx.plans.authorise(
+        ctx.viewer, cpr, ctx.loaders, purpose=Purpose.ACCESS_LOG
+    )
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=dt.UTC)
     try:

@@ -10,21 +10,15 @@ cannot take a write (read-only, locked) is not ready, though it reads.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from core.errors import AuditWriteError
-from plans.audit.base import (
-    COLUMNS,
-    DEFAULT_TABLE,
-    AccessRecord,
-    check_entries_query,
-    check_table_name,
-    since_in_utc,
-)
-from plans.audit.paging import AccessPage, PageKey, check_page_size
+from plans.audit.base import DEFAULT_TABLE
+from plans.audit.sql import Row, SqlAccessLog, Statement
 
 __all__ = ["PostgresAccessLog"]
 
@@ -36,7 +30,7 @@ _PING_TIMEOUT = 2.0
 _PING_LOCK_TIMEOUT = "1s"
 
 
-class PostgresAccessLog:
+class PostgresAccessLog(SqlAccessLog):
     """The access log in a PostgreSQL table.
 
     Args:
@@ -48,28 +42,16 @@ class PostgresAccessLog:
         >>> await log.start()  # doctest: +SKIP
     """
 
+    database = "PostgreSQL"
+
     def __init__(self, dsn: str, *, table: str = DEFAULT_TABLE) -> None:
+        super().__init__(table, mark=lambda n: f"${n}")
         self._dsn = dsn
-        self._table = check_table_name(table)
         self._pool: Any = None  # asyncpg.Pool; asyncpg ships no type hints
-        columns = ", ".join(COLUMNS)
-        placeholders = ", ".join(f"${n}" for n in range(1, len(COLUMNS) + 1))
-        # The table name is checked against a strict pattern; values are parameters.
-        self._insert = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
-        select = f"SELECT {columns} FROM {table} WHERE patient = $1"  # noqa: S608
-        self._select = select + " ORDER BY at DESC, id DESC LIMIT $2"
-        self._select_since = select + " AND at >= $3 ORDER BY at DESC, id DESC LIMIT $2"
-        self._select_ids = f"SELECT id, {columns} FROM {table} WHERE patient = $1"  # noqa: S608
-        self._count = f"SELECT count(*) FROM {table} WHERE patient = $1"  # noqa: S608
         self._probe = (
             f"INSERT INTO {table} (at, patient, actor_role, sections, emergency, request_id) "  # noqa: S608
             "VALUES (now(), '', 'clinician', '{}', false, 'readiness-probe')"
         )
-
-    @property
-    def table(self) -> str:
-        """The table holding the entries."""
-        return self._table
 
     async def start(self) -> None:
         """Open the pool and create the table and index if absent.
@@ -132,99 +114,40 @@ class PostgresAccessLog:
         if pool is not None:
             await pool.close()
 
-    async def record(self, entry: AccessRecord) -> None:
-        """Write one entry; return once PostgreSQL has committed it.
+    def _stored_moment(self, moment: datetime) -> object:
+        return moment.astimezone(UTC)
 
-        Raises:
-            AuditWriteError: On any failure, including a closed log or a timeout.
-        """
-        try:
-            if self._pool is None:
-                raise RuntimeError("the access log is not started or already closed")
-            await self._pool.execute(
-                self._insert,
-                entry.at.astimezone(UTC),
-                entry.patient,
-                entry.actor_role,
-                entry.actor_name,
-                entry.actor_org,
-                entry.actor_org_name,
-                entry.actor_ref,
-                list(entry.sections),
-                entry.emergency,
-                entry.reason,
-                entry.request_id,
-            )
-        except Exception as exc:
-            raise AuditWriteError(
-                f"access log: could not write to PostgreSQL table {self._table} "
-                f"({type(exc).__name__})"
-            ) from exc
+    def _stored_sections(self, sections: tuple[str, ...]) -> object:
+        return list(sections)
 
-    async def entries(
-        self, patient: str, *, since: datetime | None = None, limit: int = 500
-    ) -> list[AccessRecord]:
-        """The patient's entries, newest first (ties: last written first).
+    def _read_moment(self, value: Any) -> datetime:
+        moment: datetime = value
+        return moment.astimezone(UTC)
 
-        Args:
-            patient: Pseudonym of the patient's CPR.
-            since: Only entries at or after this timezone-aware moment.
-            limit: At most this many entries.
+    def _read_sections(self, value: Any) -> Iterable[str]:
+        sections: list[str] = value
+        return sections
 
-        Raises:
-            ValueError: ``since`` is naive or ``limit`` below 1.
-            RuntimeError: The log is not started.
-            asyncpg.PostgresError: The store could not be read.
-        """
-        since_utc = check_entries_query(since, limit)
+    def _open(self) -> Any:
         if self._pool is None:
             raise RuntimeError("the access log is not started or already closed")
-        if since_utc is None:
-            rows = await self._pool.fetch(self._select, patient, limit)
-        else:
-            rows = await self._pool.fetch(self._select_since, patient, limit, since_utc)
-        return [_to_record(row) for row in rows]
+        return self._pool
 
-    async def page(
-        self,
-        patient: str,
-        *,
-        since: datetime | None = None,
-        first: int = 100,
-        after: PageKey | None = None,
-    ) -> AccessPage:
-        """One page of the patient's entries, newest first, and how many there are in all.
+    async def _write(self, insert: Statement) -> None:
+        sql, params = insert
+        await self._open().execute(sql, *params)
 
-        Raises:
-            ValueError: ``since`` naive or out of range, ``first`` outside 1-500.
-            RuntimeError: The log is not started.
-            asyncpg.PostgresError: The store could not be read.
-        """
-        check_page_size(first)
-        since_utc = since_in_utc(since)
-        if self._pool is None:
-            raise RuntimeError("the access log is not started or already closed")
-        where, params = "", list[object]([patient])
-        if since_utc is not None:
-            params.append(since_utc)
-            where += f" AND at >= ${len(params)}"
-        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+    async def _read(self, select: Statement) -> Sequence[Row]:
+        sql, params = select
+        rows: Sequence[Row] = await self._open().fetch(sql, *params)
+        return rows
+
+    async def _read_page(self, count: Statement, select: Statement) -> tuple[int, Sequence[Row]]:
+        async with self._open().acquire() as conn, conn.transaction(isolation="repeatable_read"):
             # One snapshot for the count and the page, so `total` matches what is paged.
-            count = await conn.fetchval(self._count + where, *params)
-            if after is not None:
-                params += [after.at, after.id]
-                where += f" AND (at, id) < (${len(params) - 1}, ${len(params)})"
-            params.append(first + 1)
-            query = self._select_ids + where + f" ORDER BY at DESC, id DESC LIMIT ${len(params)}"
-            rows = await conn.fetch(query, *params)
-        kept = rows[:first]
-        end = PageKey(kept[-1]["at"].astimezone(UTC), int(kept[-1]["id"])) if kept else None
-        return AccessPage(
-            entries=tuple(_to_record(row) for row in kept),
-            total=int(count),
-            end=end,
-            has_next=len(rows) > first,
-        )
+            total = await conn.fetchval(count[0], *count[1])
+            rows: Sequence[Row] = await conn.fetch(select[0], *select[1])
+        return int(total), rows
 
     async def ping(self) -> bool:
         """True when the table takes an insert now (rolled back: nothing kept); never raises."""
@@ -242,20 +165,3 @@ class PostgresAccessLog:
         except Exception:
             return False
         return True
-
-
-def _to_record(row: Any) -> AccessRecord:
-    at: datetime = row["at"]
-    return AccessRecord(
-        at=at.astimezone(UTC),
-        patient=row["patient"],
-        actor_role=row["actor_role"],
-        actor_name=row["actor_name"],
-        actor_org=row["actor_org"],
-        actor_org_name=row["actor_org_name"],
-        actor_ref=row["actor_ref"],
-        sections=tuple(row["sections"]),
-        emergency=row["emergency"],
-        reason=row["reason"],
-        request_id=row["request_id"],
-    )

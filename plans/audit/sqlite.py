@@ -14,22 +14,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import Iterable, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from core.errors import AuditWriteError
-from plans.audit.base import (
-    COLUMNS,
-    DEFAULT_TABLE,
-    AccessRecord,
-    check_entries_query,
-    check_table_name,
-    since_in_utc,
-)
-from plans.audit.paging import AccessPage, PageKey, check_page_size
+from plans.audit.base import COLUMNS, DEFAULT_TABLE
+from plans.audit.sql import Row, SqlAccessLog, Statement
 
 __all__ = ["SqliteAccessLog"]
 
@@ -38,6 +33,7 @@ _BUSY_TIMEOUT_MS = 5000
 # /readyz waits this long for the write lock: long enough for a write under way to
 # finish, short enough that a probe does not hang on a database held locked.
 _PING_BUSY_TIMEOUT_S = 1.0
+_ROW = ("id", *COLUMNS)
 
 
 def _utc_text(moment: datetime) -> str:
@@ -67,7 +63,7 @@ def _try_write_lock(path: str) -> bool:
     return True
 
 
-class SqliteAccessLog:
+class SqliteAccessLog(SqlAccessLog):
     """The access log in a SQLite file.
 
     Args:
@@ -79,30 +75,17 @@ class SqliteAccessLog:
         >>> await log.start()  # doctest: +SKIP
     """
 
+    database = "SQLite"
+
     def __init__(self, path: str, *, table: str = DEFAULT_TABLE) -> None:
+        super().__init__(table, mark=lambda _n: "?")
         self._path = path
-        self._table = check_table_name(table)
         self._db: aiosqlite.Connection | None = None
-        columns = ", ".join(COLUMNS)
-        placeholders = ", ".join("?" for _ in COLUMNS)
-        # The table name is checked against a strict pattern; values are parameters.
-        self._insert = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
-        select = f"SELECT {columns} FROM {table} WHERE patient = ?"  # noqa: S608
-        order = " ORDER BY at DESC, id DESC LIMIT ?"
-        self._select = select + order
-        self._select_since = select + " AND at >= ?" + order
-        self._select_ids = f"SELECT id, {columns} FROM {table} WHERE patient = ?"  # noqa: S608
-        self._count = f"SELECT count(*) FROM {table} WHERE patient = ?"  # noqa: S608
 
     @property
     def path(self) -> str:
         """The database file, as given."""
         return self._path
-
-    @property
-    def table(self) -> str:
-        """The table holding the entries."""
-        return self._table
 
     async def start(self) -> None:
         """Open the file (making its directory), set WAL and FULL sync, create the schema.
@@ -170,102 +153,36 @@ class SqliteAccessLog:
         if db is not None:
             await db.close()
 
-    async def record(self, entry: AccessRecord) -> None:
-        """Write one entry and commit it (fsynced) before returning.
+    def _stored_moment(self, moment: datetime) -> object:
+        return _utc_text(moment)
 
-        Raises:
-            AuditWriteError: On any failure, including a closed log.
-        """
-        try:
-            if self._db is None:
-                raise RuntimeError("the access log is not started or already closed")
-            await self._db.execute_fetchall(
-                self._insert,
-                (
-                    _utc_text(entry.at),
-                    entry.patient,
-                    entry.actor_role,
-                    entry.actor_name,
-                    entry.actor_org,
-                    entry.actor_org_name,
-                    entry.actor_ref,
-                    json.dumps(list(entry.sections)),
-                    int(entry.emergency),
-                    entry.reason,
-                    entry.request_id,
-                ),
-            )
-        except Exception as exc:
-            raise AuditWriteError(
-                f"access log: could not write to SQLite table {self._table} ({type(exc).__name__})"
-            ) from exc
+    def _stored_sections(self, sections: tuple[str, ...]) -> object:
+        return json.dumps(list(sections))
 
-    async def entries(
-        self, patient: str, *, since: datetime | None = None, limit: int = 500
-    ) -> list[AccessRecord]:
-        """The patient's entries, newest first (ties: last written first).
+    def _read_moment(self, value: Any) -> datetime:
+        return datetime.fromisoformat(str(value))
 
-        Args:
-            patient: Pseudonym of the patient's CPR.
-            since: Only entries at or after this timezone-aware moment.
-            limit: At most this many entries.
+    def _read_sections(self, value: Any) -> Iterable[str]:
+        sections: list[str] = json.loads(str(value))
+        return sections
 
-        Raises:
-            ValueError: ``since`` is naive or ``limit`` below 1.
-            RuntimeError: The log is not started.
-            sqlite3.Error: The store could not be read.
-        """
-        since_utc = check_entries_query(since, limit)
+    def _open(self) -> aiosqlite.Connection:
         if self._db is None:
             raise RuntimeError("the access log is not started or already closed")
-        if since_utc is None:
-            rows = await self._db.execute_fetchall(self._select, (patient, limit))
-        else:
-            rows = await self._db.execute_fetchall(
-                self._select_since, (patient, _utc_text(since_utc), limit)
-            )
-        return [_to_record(tuple(row)) for row in rows]
+        return self._db
 
-    async def page(
-        self,
-        patient: str,
-        *,
-        since: datetime | None = None,
-        first: int = 100,
-        after: PageKey | None = None,
-    ) -> AccessPage:
-        """One page of the patient's entries, newest first, and how many there are in all.
+    async def _write(self, insert: Statement) -> None:
+        await self._open().execute_fetchall(*insert)
 
-        Raises:
-            ValueError: ``since`` naive or out of range, ``first`` outside 1-500.
-            RuntimeError: The log is not started.
-            sqlite3.Error: The store could not be read.
-        """
-        check_page_size(first)
-        since_utc = since_in_utc(since)
-        if self._db is None:
-            raise RuntimeError("the access log is not started or already closed")
-        where, params = "", list[str | int]([patient])
-        if since_utc is not None:
-            where += " AND at >= ?"
-            params.append(_utc_text(since_utc))
-        (count,) = next(iter(await self._db.execute_fetchall(self._count + where, params)))
-        if after is not None:
-            where += " AND (at, id) < (?, ?)"
-            params += [_utc_text(after.at), after.id]
-        query = self._select_ids + where + " ORDER BY at DESC, id DESC LIMIT ?"
-        rows = [tuple(r) for r in await self._db.execute_fetchall(query, (*params, first + 1))]
-        kept = rows[:first]
-        end = None
-        if kept:
-            last_id, last_at = kept[-1][0], kept[-1][1]
-            end = PageKey(datetime.fromisoformat(str(last_at)), int(str(last_id)))
-        return AccessPage(
-            entries=tuple(_to_record(row[1:]) for row in kept),
-            total=int(count),
-            end=end,
-            has_next=len(rows) > first,
-        )
+    async def _read(self, select: Statement) -> Sequence[Row]:
+        rows = await self._open().execute_fetchall(*select)
+        return [dict(zip(_ROW, row, strict=True)) for row in rows]
+
+    async def _read_page(self, count: Statement, select: Statement) -> tuple[int, Sequence[Row]]:
+        # One connection, autocommit: a write between the two reads can only be newer than
+        # every entry of the page, so the page itself never shifts.
+        (total,) = next(iter(await self._open().execute_fetchall(*count)))
+        return int(total), await self._read(select)
 
     async def ping(self) -> bool:
         """True when the database would take a write now; writes nothing; never raises."""
@@ -277,36 +194,3 @@ class SqliteAccessLog:
             return await asyncio.to_thread(_try_write_lock, self._path)
         except Exception:
             return False
-
-
-def _to_record(row: tuple[object, ...]) -> AccessRecord:
-    (
-        at,
-        patient,
-        actor_role,
-        actor_name,
-        actor_org,
-        actor_org_name,
-        actor_ref,
-        sections,
-        emergency,
-        reason,
-        request_id,
-    ) = row
-    return AccessRecord(
-        at=datetime.fromisoformat(str(at)),
-        patient=str(patient),
-        actor_role=str(actor_role),
-        actor_name=_optional(actor_name),
-        actor_org=_optional(actor_org),
-        actor_org_name=_optional(actor_org_name),
-        actor_ref=_optional(actor_ref),
-        sections=tuple(str(section) for section in json.loads(str(sections))),
-        emergency=bool(emergency),
-        reason=_optional(reason),
-        request_id=str(request_id),
-    )
-
-
-def _optional(value: object) -> str | None:
-    return None if value is None else str(value)

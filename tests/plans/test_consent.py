@@ -22,10 +22,14 @@ from core.records import (
 from plans.consent import (
     ALL_CLASSES,
     Access,
+    Purpose,
     ViewerKind,
+    check_proxy,
     decide_access,
     filter_records,
     is_proxy_for,
+    request_access,
+    source_cache_ttls,
 )
 from plans.viewer import Role, Viewer
 
@@ -495,3 +499,66 @@ def test_proxy_rule_over_the_tree(consents: list[ConsentRecord], expected: bool)
     if not expected:
         with pytest.raises(Forbidden):
             decide_access(citizen(PROXY), PATIENT, consents)
+
+
+# -- request_access and the one proxy check ---------------------------------------------
+
+
+@pytest.mark.parametrize("purpose", list(Purpose), ids=lambda p: p.name)
+def test_the_proxy_check_is_one_for_every_purpose(purpose: Purpose) -> None:
+    request = request_access(citizen(PROXY), PATIENT, purpose=purpose)
+    assert (request.kind, request.needs_consents, request.consents_first) == (
+        ViewerKind.PROXY,
+        True,
+        True,
+    )
+    assert request.decide([proxy_consent()]).kind is ViewerKind.PROXY
+    with pytest.raises(Forbidden):
+        request.decide([])
+    with pytest.raises(ConsentUnavailable):
+        request.decide(None)
+    check_proxy(citizen(PROXY), PATIENT, [proxy_consent()], purpose=purpose)
+
+
+def test_the_refusals_name_what_was_asked_for() -> None:
+    with pytest.raises(Forbidden, match="own plan"):
+        check_proxy(citizen(STRANGER), PATIENT, [proxy_consent()])
+    with pytest.raises(Forbidden, match="own access log"):
+        check_proxy(citizen(STRANGER), PATIENT, [proxy_consent()], purpose=Purpose.ACCESS_LOG)
+    with pytest.raises(ConsentUnavailable, match="power of attorney cannot be checked"):
+        check_proxy(citizen(PROXY), PATIENT, None, purpose=Purpose.ACCESS_LOG)
+
+
+def test_the_patient_needs_no_consents() -> None:
+    request = request_access(citizen(PATIENT), None, purpose=Purpose.ACCESS_LOG)
+    assert request.patient == PATIENT and not request.needs_consents
+    assert request.decide(None).kind is ViewerKind.PATIENT
+
+
+def test_a_clinician_may_not_read_an_access_log_whatever_the_cpr() -> None:
+    for cpr in (PATIENT, "not-a-cpr", None):
+        with pytest.raises(Forbidden, match="patient and their proxies"):
+            request_access(clinician(GP), cpr, purpose=Purpose.ACCESS_LOG)
+
+
+@pytest.mark.parametrize(
+    ("cpr", "expected"),
+    [
+        pytest.param("010152-1234", PATIENT, id="hyphenated"),
+        pytest.param(" 0101521234 ", PATIENT, id="spaced"),
+    ],
+)
+def test_the_cpr_is_read_as_usually_written(cpr: str, expected: str) -> None:
+    assert request_access(clinician(GP), cpr).patient == expected
+
+
+@pytest.mark.parametrize("cpr", [None, "3202521234", "12345"])
+def test_a_clinician_needs_a_real_cpr(cpr: str | None) -> None:
+    with pytest.raises(BadUserInput, match="cpr"):
+        request_access(clinician(GP), cpr)
+
+
+def test_consent_is_cached_briefly_and_never_stale() -> None:
+    assert source_cache_ttls("consent", fresh=60, stale=600, consent_fresh_at_most=5) == (5, 0)
+    assert source_cache_ttls("consent", fresh=2, stale=600, consent_fresh_at_most=5) == (2, 0)
+    assert source_cache_ttls("journal", fresh=60, stale=600, consent_fresh_at_most=5) == (60, 600)
