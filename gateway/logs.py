@@ -101,6 +101,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per upstream call is noise
+    # At DEBUG it writes each query's parameters: an emergency reason is the user's own text.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
