@@ -20,7 +20,7 @@ _SEPARATOR = (
     r"|%(?:2[0BbDdEeFf]|09|5[Ff]|[Cc]2%[Aa]0|[Ee]2%80%9[0-5]|[Ee]2%88%92)"
     r"|\\(?:t|xa0|u(?:00a0|201[0-5]|2212)))"
 )
-_GAP = f"{_SEPARATOR}{{0,2}}"
+_GAP = f"{_SEPARATOR}{{0,3}}"  # up to three: "010152 - 1234", "01.01.52"
 # Not inside a longer run of letters or digits (a hex request id, base64, an order
 # number): a CPR stands apart. Letters that end a percent or backslash escape (%22, %3A,
 # \t) do not count, so `plan(cpr:%220101521234%22)` is still masked.
