@@ -36,6 +36,9 @@ def test_goal_maps_every_field(make_goal: Factory) -> None:
         target="≥ 400 m",
         due=date(2027, 6, 30),
         status="active",
+        target_value=400.0,
+        target_comparator=">=",
+        target_unit="m",
     )
 
 
