@@ -11,6 +11,8 @@ from .consent import ConsentConnector
 from .diagnoses import DiagnosesConnector
 from .fhir import FhirClient, SearchResult
 from .journal import JournalConnector
+from .medication import MedicationConnector
+from .observations import ObservationsConnector
 from .prevention import PreventionConnector
 from .pro import ProConnector
 
@@ -24,13 +26,16 @@ __all__ = [
     "Fetched",
     "FhirClient",
     "JournalConnector",
+    "MedicationConnector",
+    "ObservationsConnector",
     "PreventionConnector",
     "ProConnector",
     "SearchKey",
     "SearchResult",
 ]
 
-#: Source name → connector class, in the contract's order.
+#: Source name → connector class, in the contract's order. The app builds only those of
+#: the configured sources. (``listing`` (v2) searches by clinic, not by patient: not here.)
 CONNECTOR_CLASSES: dict[str, Callable[[FhirClient], Connector]] = {
     "diagnoses": DiagnosesConnector,
     "appointments": AppointmentsConnector,
@@ -39,4 +44,6 @@ CONNECTOR_CLASSES: dict[str, Callable[[FhirClient], Connector]] = {
     "pro": ProConnector,
     "prevention": PreventionConnector,
     "consent": ConsentConnector,
+    "observations": ObservationsConnector,
+    "medication": MedicationConnector,
 }

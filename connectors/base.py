@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -16,7 +16,7 @@ __all__ = ["Connector", "Fetched", "Parser", "SearchKey"]
 
 log = logging.getLogger(__name__)
 
-#: A search: (source name, FHIR resource type). ``careplan`` has two.
+#: A search: (source name, FHIR resource type). ``careplan`` has three.
 SearchKey = tuple[str, str]
 #: Turns one resource into a record; returns None for a resource that is fine but not ours
 #: (e.g. another questionnaire), raises ValueError / ValidationError for an unreadable one.
@@ -34,16 +34,29 @@ class Fetched:
 
 
 class Connector:
-    """One upstream source: its searches and how to read what they return."""
+    """One upstream source: its searches and how to read what they return.
 
-    def __init__(self, fhir: FhirClient, parsers: Mapping[str, Parser]) -> None:
+    ``on_demand`` names resource types the connector reads but a plan read does not ask
+    for unless its query needs them (contract §6): :attr:`plan_types` leaves them out.
+    """
+
+    def __init__(
+        self, fhir: FhirClient, parsers: Mapping[str, Parser], *, on_demand: Iterable[str] = ()
+    ) -> None:
         self.fhir = fhir
         self.source = fhir.source
         self.parsers = dict(parsers)
+        self.on_demand = frozenset(on_demand)
 
     @property
     def resource_types(self) -> tuple[str, ...]:
+        """Every resource type this connector can search and read."""
         return tuple(self.parsers)
+
+    @property
+    def plan_types(self) -> tuple[str, ...]:
+        """The resource types every plan read searches: all but the on-demand ones."""
+        return tuple(t for t in self.parsers if t not in self.on_demand)
 
     async def fetch(self, resource_type: str, cprs: Sequence[str]) -> Fetched:
         """Search ``resource_type`` for these patients and parse every resource."""

@@ -30,10 +30,16 @@ __all__ = [
     "Coding",
     "ConditionModel",
     "ConsentModel",
+    "DayOrInstant",
     "DocumentReferenceModel",
+    "FhirModel",
     "GoalModel",
+    "Instant",
+    "Quantity",
     "QuestionnaireResponseModel",
+    "Range",
     "Reference",
+    "Resource",
     "RiskAssessmentModel",
     "ServiceRequestModel",
 ]
@@ -76,6 +82,10 @@ def _partial_as_unknown(value: object) -> object:
     # FHIR date and dateTime may give only a year or a year and month ("2019", "2019-05"):
     # with no day to show, such a value reads as unknown, not as an unreadable resource.
     return None if isinstance(value, str) and _PARTIAL_DATE.fullmatch(value) else value
+
+
+#: A FHIR dateTime that may be a day alone; a year, or a year and month, reads as unknown.
+DayOrInstant = Annotated[Instant | date | None, BeforeValidator(_partial_as_unknown)]
 
 
 class FhirModel(BaseModel):
@@ -267,8 +277,15 @@ class Quantity(FhirModel):
     unit: str | None = None
 
 
+class Range(FhirModel):
+    low: Quantity | None = None
+    high: Quantity | None = None
+
+
 class Target(FhirModel):
+    measure: CodeableConcept | None = None
     detailQuantity: Quantity | None = None
+    detailRange: Range | None = None
     detailString: str | None = None
     dueDate: Annotated[date | None, BeforeValidator(_partial_as_unknown)] = None
 

@@ -12,14 +12,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 __all__ = [
+    "COURSE_STATUSES",
     "AppointmentRecord",
     "AppointmentStatus",
     "ConsentProvisionRecord",
     "ConsentRecord",
+    "CourseRecord",
     "DiagnosisRecord",
     "GoalRecord",
     "HealthLiteracyRecord",
     "JournalNoteRecord",
+    "MeasurementOrigin",
+    "MeasurementRecord",
+    "MedicationRecord",
     "PreventionOfferRecord",
     "Record",
     "TriageLevel",
@@ -33,6 +38,12 @@ class AppointmentStatus(enum.Enum):
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
     NO_SHOW = "NO_SHOW"
+
+
+class MeasurementOrigin(enum.Enum):
+    LAB = "LAB"
+    CLINIC = "CLINIC"
+    HOME = "HOME"
 
 
 class TriageLevel(enum.Enum):
@@ -82,10 +93,106 @@ class JournalNoteRecord(Record):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GoalRecord(Record):
+    """A goal; ``target`` is its text, the ``target_*`` fields what ``onTarget`` compares.
+
+    ``measures`` holds the (system, code) pairs of ``target[0].measure.coding[]``: the
+    value the goal is about. A range target sets ``target_low`` and/or ``target_high``
+    (inclusive); a quantity sets ``target_value`` and, when it has one, ``target_comparator``
+    (FHIR's ``<``, ``<=``, ``>=``, ``>``).
+    """
+
     description: str
     target: str | None
     due: date | None
     status: str
+    measures: tuple[tuple[str, str], ...] = ()
+    target_low: float | None = None
+    target_high: float | None = None
+    target_value: float | None = None
+    target_comparator: str | None = None
+    target_unit: str | None = None
+
+    def measures_code(self, system: str, code: str) -> bool:
+        """Whether the goal is about the value coded ``system`` | ``code``."""
+        return (system, code) in self.measures
+
+    def on_target(self, value: float | None) -> bool | None:
+        """Whether ``value`` lies in the range or meets the comparator (contract §1, v2).
+
+        None when there is nothing to compare: no value, a quantity without a comparator,
+        a text target, or no target at all.
+        """
+        if value is None:
+            return None
+        if self.target_low is not None or self.target_high is not None:
+            low_ok = self.target_low is None or value >= self.target_low
+            return low_ok and (self.target_high is None or value <= self.target_high)
+        if self.target_value is None or self.target_comparator is None:
+            return None
+        aim = self.target_value
+        return {
+            "<": value < aim,
+            "<=": value <= aim,
+            ">=": value >= aim,
+            ">": value > aim,
+        }.get(self.target_comparator)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CourseRecord(Record):
+    """A CarePlan: the package's course (contract §1, v2). Review dates are computed here.
+
+    Every readable CarePlan but ``entered-in-error`` is kept, ``draft``, ``revoked`` and
+    ``unknown`` included; :attr:`may_be_course` tells the domain which ones can be a course.
+    """
+
+    status: str  # FHIR CarePlan.status as is
+    started_at: date | None  # period.start, its Copenhagen day
+    plan_created_at: datetime | None  # created
+    coordinator_sor: str | None  # author.identifier with the SOR system
+    coordinator_name: str | None  # author.display
+    last_review_at: date | None
+    next_review_due: date | None
+
+    @property
+    def may_be_course(self) -> bool:
+        """``active``, ``on-hold`` or ``completed``: draft and revoked plans are no course."""
+        return self.status in COURSE_STATUSES
+
+
+#: CarePlan statuses that can make a course; active and on-hold win over completed.
+COURSE_STATUSES = frozenset({"active", "on-hold", "completed"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeasurementRecord(Record):
+    """An Observation: a lab result, or a value measured in the clinic or at home.
+
+    ``codes`` is empty: it belongs to the package of the Condition in ``condition_refs``
+    (its ``focus``), else to the packages whose goals measure ``system`` | ``code``.
+    """
+
+    system: str
+    code: str
+    display: str | None
+    value: float | None
+    unit: str | None
+    at: datetime
+    origin: MeasurementOrigin
+    performer: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MedicationRecord(Record):
+    """A MedicationStatement (contract §1, v2); ``entered-in-error`` ones never get here."""
+
+    name: str
+    atc: str | None  # the ATC code, e.g. "R03BB04"
+    status: str  # FHIR MedicationStatement.status as is
+    start: date | None
+    end: date | None
+    dosage: str | None
+    prescriber: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

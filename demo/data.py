@@ -4,6 +4,8 @@ Each resource carries just the fields the contract says the gateway reads, plus
 ``resourceType``, ``id`` and the patient (``subject``, or ``patient`` for Consent).
 Dates are fixed, as offsets in days from :data:`BASE_DAY`, rendered with the Danish
 UTC offset of that day. Some of Sofie Christensen's resources are broken on purpose.
+Contract version 2's resources (CarePlan, Observation, MedicationStatement, and Goals that
+target values) are in :mod:`demo.data_v2`, which also says where their codes come from.
 
 A resource holding :data:`RAW_RESOURCE_KEY` is a marker, not a resource: the demo server
 indexes it like any other but answers with the key's value as the entry's ``resource``
@@ -31,10 +33,12 @@ RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
     "diagnoses": ("Condition",),
     "appointments": ("Appointment",),
     "journal": ("DocumentReference",),
-    "careplan": ("Goal", "RiskAssessment"),
+    "careplan": ("Goal", "RiskAssessment", "CarePlan"),
     "pro": ("QuestionnaireResponse",),
     "prevention": ("ServiceRequest",),
     "consent": ("Consent",),
+    "observations": ("Observation",),
+    "medication": ("MedicationStatement",),
 }
 """Source name → the FHIR resource types it serves."""
 
@@ -463,7 +467,7 @@ def build_resources() -> dict[str, list[Res]]:
     """Every demo resource, by source name; a new, independent copy on every call.
 
     Returns:
-        ``{source: [resource, ...]}`` for the seven sources of :data:`RESOURCE_TYPES`.
+        ``{source: [resource, ...]}`` for every source of :data:`RESOURCE_TYPES`.
     """
     resources: dict[str, list[Res]] = {
         "diagnoses": [_condition(*r) for r in _CONDITIONS],
@@ -478,6 +482,12 @@ def build_resources() -> dict[str, list[Res]]:
     resources["pro"].append(_unrelated_questionnaire())
     for source, extra in _broken().items():
         resources[source] += extra
+    # Contract v2 (courses, values, medication) lives beside this module; it builds on its
+    # helpers, so it is imported here rather than at the top.
+    from demo.data_v2 import build_v2_resources
+
+    for source, extra in build_v2_resources().items():
+        resources.setdefault(source, []).extend(extra)
     # The code tables share their coding dicts; a caller may mutate what it gets.
     return copy.deepcopy(resources)
 

@@ -54,6 +54,9 @@ _RECORD_TYPES: dict[str, type[records.Record]] = {
         records.HealthLiteracyRecord,
         records.PreventionOfferRecord,
         records.ConsentRecord,
+        records.CourseRecord,
+        records.MeasurementRecord,
+        records.MedicationRecord,
     )
 }
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {

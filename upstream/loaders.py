@@ -42,10 +42,15 @@ class BatchLoaders:
 
     def __init__(self, pipeline: SourcePipeline, *, max_batch_size: int = 10) -> None:
         self._pipeline = pipeline
+        self._max_batch_size = max_batch_size
         self._loaders: dict[SearchKey, DataLoader[str, SourceResult]] = {
-            key: DataLoader(load_fn=self._load_fn(key), max_batch_size=max_batch_size, cache=False)
-            for key in pipeline.search_keys
+            key: self._new_loader(key) for key in pipeline.search_keys
         }
+
+    def _new_loader(self, key: SearchKey) -> DataLoader[str, SourceResult]:
+        return DataLoader(
+            load_fn=self._load_fn(key), max_batch_size=self._max_batch_size, cache=False
+        )
 
     def _load_fn(self, key: SearchKey) -> _LoadFn:
         async def load(cprs: list[str]) -> Sequence[SourceResult]:
@@ -64,7 +69,10 @@ class BatchLoaders:
         return load
 
     def load(self, key: SearchKey, cpr: str) -> Awaitable[SourceResult]:
-        future = self._loaders[key].load(cpr)
+        loader = self._loaders.get(key)
+        if loader is None:  # an on-demand search (a connector's on_demand type), made lazily
+            loader = self._loaders[key] = self._new_loader(key)
+        future = loader.load(cpr)
         assert isinstance(future, Future)  # DataLoader.load returns its batch's future
         # Shielded: a request cancelled while waiting (a client gone, a sibling field
         # failing) must not cancel the batch's future, or strawberry cancels the shared

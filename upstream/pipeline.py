@@ -75,7 +75,12 @@ class SourcePipeline:
         self.fresh_ttl = dict(fresh_ttl)
         self.stale_ttl = dict(stale_ttl)
         self._inflight: dict[tuple[SearchKey, str], asyncio.Future[SourceResult]] = {}
+        #: The searches a plan read makes. A connector's on-demand types (``CarePlan``) are
+        #: left out, yet :meth:`fetch` answers them too, for a reader that asks.
         self.search_keys: tuple[SearchKey, ...] = tuple(
+            (name, rtype) for name, c in self.connectors.items() for rtype in c.plan_types
+        )
+        self.all_search_keys: tuple[SearchKey, ...] = tuple(
             (name, rtype) for name, c in self.connectors.items() for rtype in c.resource_types
         )
 

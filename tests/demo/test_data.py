@@ -137,7 +137,12 @@ def test_references_point_at_conditions_of_the_same_patient(data: dict[str, list
     refs = [(r, ref) for r in data["appointments"] for ref in r.get("reasonReference", [])]
     refs += [(r, ref) for r in data["journal"] for ref in r.get("context", {}).get("related", [])]
     refs += [(r, ref) for r in data["careplan"] for ref in r.get("addresses", [])]
-    assert len({r["resourceType"] for r, _ in refs}) == 3
+    refs += [(r, ref) for r in data["observations"] for ref in r.get("focus", [])]
+    refs += [(r, ref) for r in data["medication"] for ref in r.get("reasonReference", [])]
+    assert {r["resourceType"] for r, _ in refs} == {
+        "Appointment", "DocumentReference", "Goal", "CarePlan", "Observation",
+        "MedicationStatement",
+    }  # fmt: skip
     for resource, ref in refs:
         assert conditions[ref["reference"]] == patient_of(resource)
 
@@ -241,6 +246,12 @@ def test_consents(data: dict[str, list[Res]]) -> None:
                      id="risk-purple"),
         pytest.param("prevention", "sr-sofie-nocode", lambda r: "code" not in r,
                      id="offer-without-code"),
+        pytest.param("observations", "obs-sofie-notime", lambda r: "effectiveDateTime" not in r,
+                     id="observation-without-time"),
+        pytest.param("medication", "med-sofie-bogus", lambda r: r["status"] == "bogus-status",
+                     id="medication-bogus-status"),
+        pytest.param("careplan", "cp-sofie-bogus", lambda r: r["status"] == "bogus-status",
+                     id="care-plan-bogus-status"),
     ],
 )  # fmt: skip
 def test_broken_resources_are_present_and_searchable(

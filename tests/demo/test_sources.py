@@ -67,7 +67,7 @@ async def test_consent_is_searched_by_its_patient_field(client: httpx.AsyncClien
 
 
 async def test_careplan_serves_goals_and_risk_assessments(client: httpx.AsyncClient) -> None:
-    for kind in ("Goal", "RiskAssessment"):
+    for kind in ("Goal", "RiskAssessment", "CarePlan"):
         response = await client.get(f"/careplan/{kind}", params=patients(p.PATIENT_COPD))
         assert {e["resource"]["resourceType"] for e in response.json()["entry"]} == {kind}
 
@@ -170,7 +170,10 @@ async def test_read_and_metadata(client: httpx.AsyncClient) -> None:
     assert note["securityLabel"][0]["coding"][0]["code"] == "R"
     statement = (await client.get("/careplan/metadata")).json()
     types = {r["type"] for r in statement["rest"][0]["resource"]}
-    assert (statement["resourceType"], types) == ("CapabilityStatement", {"Goal", "RiskAssessment"})
+    assert (statement["resourceType"], types) == (
+        "CapabilityStatement",
+        {"Goal", "RiskAssessment", "CarePlan"},
+    )
 
 
 async def test_mounted_under_a_prefix_links_stay_under_it() -> None:
@@ -212,3 +215,20 @@ async def test_given_resources_and_latency() -> None:
         empty = await http.get("/journal/DocumentReference", params=patients(p.PATIENT_COPD))
     assert [e["resource"] for e in slow["entry"]] == [condition]
     assert (empty.status_code, empty.json()["total"]) == (200, 0)
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        pytest.param("/observations/Observation", "Observation", id="observations"),
+        pytest.param("/medication/MedicationStatement", "MedicationStatement", id="medication"),
+        pytest.param("/careplan/CarePlan", "CarePlan", id="careplan-courses"),
+    ],
+)
+async def test_v2_sources_are_searched_like_the_others(
+    client: httpx.AsyncClient, path: str, kind: str
+) -> None:
+    cprs = (p.PATIENT_COPD, p.PATIENT_DIABETES_HEART)
+    bundle = (await client.get(path, params=patients(*cprs))).json()
+    assert subjects(bundle) == set(cprs)
+    assert {e["resource"]["resourceType"] for e in bundle["entry"]} == {kind}
