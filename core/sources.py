@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["SOURCE_NAMES"]
+__all__ = ["REQUIRED_SOURCES", "SOURCE_NAMES"]
 
-#: The seven upstream sources of the contract, in the order ``Plan.sources`` lists them.
+#: The ten upstream sources of the contract (seven in version 1), in the order
+#: ``Plan.sources`` lists them.
 SOURCE_NAMES: tuple[str, ...] = (
     "diagnoses",
     "appointments",
@@ -13,4 +14,11 @@ SOURCE_NAMES: tuple[str, ...] = (
     "pro",
     "prevention",
     "consent",
+    "observations",
+    "medication",
+    "listing",
 )
+
+#: Required whenever any source is configured (the others are optional): packages are
+#: derived from diagnoses, and consent decides every read but the patient's own.
+REQUIRED_SOURCES: tuple[str, ...] = ("diagnoses", "consent")

@@ -31,12 +31,23 @@ from upstream.resilience import Resilience
 from .auth import TokenVerifier
 from .settings import SOURCE_NAMES, Settings
 
-__all__ = ["DEMO_FHIR_PATH", "Services", "auth_config", "open_services", "source_urls"]
+__all__ = [
+    "DEMO_FHIR_PATH",
+    "READABLE_SOURCES",
+    "Services",
+    "auth_config",
+    "open_services",
+    "source_urls",
+]
 
 log = logging.getLogger(__name__)
 
 #: Where the embedded demo's sources are mounted on the gateway's own port.
 DEMO_FHIR_PATH = "/demo/fhir"
+
+#: The sources this gateway has a connector for, in the contract's order: the only ones it
+#: wires (the contract names some that later work reads).
+READABLE_SOURCES: tuple[str, ...] = tuple(n for n in SOURCE_NAMES if n in CONNECTOR_CLASSES)
 
 
 @dataclass(slots=True)
@@ -63,13 +74,29 @@ class Services:
 
 
 def source_urls(settings: Settings, demo_base: str | None) -> dict[str, str]:
-    """Each source's base URL: the configured ones, or the demo's on this server."""
+    """Each wired source's base URL: the configured ones, or the demo's on this server.
+
+    Only sources with a connector are wired; one configured without a connector is
+    ignored, with a warning. A source without a URL is never asked (Settings require
+    diagnoses and consent).
+    """
     if settings.demo:
         if demo_base is None:
             raise ConfigError("demo mode needs the gateway's own base URL for its demo sources")
-        return {n: f"{demo_base.rstrip('/')}{DEMO_FHIR_PATH}/{n}" for n in SOURCE_NAMES}
-    # Settings refuse a partial set, so every source has its URL here.
-    return {n: url for n in SOURCE_NAMES if (url := settings.source_url(n))}
+        return {n: f"{demo_base.rstrip('/')}{DEMO_FHIR_PATH}/{n}" for n in READABLE_SOURCES}
+    urls: dict[str, str] = {}
+    for name in settings.configured_sources():
+        url = settings.source_url(name)
+        if name not in CONNECTOR_CLASSES:
+            log.warning(
+                "MINPLAN_SOURCE_%s_URL is set, but this gateway does not read the %s source "
+                "yet: it is ignored",
+                name.upper(),
+                name,
+            )
+        elif url is not None:
+            urls[name] = url
+    return urls
 
 
 def auth_config(settings: Settings, demo_jwks: Path | None) -> tuple[str, str]:

@@ -9,11 +9,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import ConfigError
-from core.sources import SOURCE_NAMES
+from core.sources import REQUIRED_SOURCES, SOURCE_NAMES
 
 from .jwks import jwks_path
 
-__all__ = ["DEV_PSEUDONYM_KEY", "SOURCE_NAMES", "Settings", "explain"]
+__all__ = ["DEV_PSEUDONYM_KEY", "REQUIRED_SOURCES", "SOURCE_NAMES", "Settings", "explain"]
 
 #: The demo's pseudonym key; refused when real sources are configured.
 DEV_PSEUDONYM_KEY = "minplan-dev-pseudonym-key"
@@ -37,7 +37,8 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
     )
 
-    # Sources: the contract names MINPLAN_SOURCE_<NAME>_URL.
+    # Sources: the contract names MINPLAN_SOURCE_<NAME>_URL. Only diagnoses and consent are
+    # required (once any source is set): a region may go live before the others.
     source_diagnoses_url: str | None = None
     source_appointments_url: str | None = None
     source_journal_url: str | None = None
@@ -45,6 +46,9 @@ class Settings(BaseSettings):
     source_pro_url: str | None = None
     source_prevention_url: str | None = None
     source_consent_url: str | None = None
+    source_observations_url: str | None = None
+    source_medication_url: str | None = None
+    source_listing_url: str | None = None
     source_timeout: Seconds = Field(2.0, description="default per-source timeout, seconds")
     source_timeouts: dict[str, Seconds] = Field(
         default_factory=dict, description='per-source overrides, JSON: {"journal": 1.5}'
@@ -137,7 +141,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _real_sources_are_complete(self) -> Self:
-        """With real sources: all seven, a secret pseudonym key, and an identity provider.
+        """With real sources: diagnoses and consent, a secret pseudonym key, an identity provider.
 
         Each problem is one error located at its setting, so ``minplan serve`` names every
         variable to fix in one go.
@@ -145,8 +149,12 @@ class Settings(BaseSettings):
         if self.demo:
             return self
         problems = [
-            (f"source_{name}_url", "missing: set every source, or none for the embedded demo")
-            for name in self.missing_sources()
+            (
+                f"source_{name}_url",
+                "missing: required whenever any source is configured (set none for the "
+                "embedded demo)",
+            )
+            for name in self.missing_required_sources()
         ]
         if self.pseudonym_key == DEV_PSEUDONYM_KEY or len(self.pseudonym_key) < 32:
             problems.append(
@@ -193,8 +201,12 @@ class Settings(BaseSettings):
         """True when no source is configured: serve the embedded demo."""
         return all(self.source_url(n) is None for n in SOURCE_NAMES)
 
-    def missing_sources(self) -> list[str]:
-        return [n for n in SOURCE_NAMES if self.source_url(n) is None]
+    def configured_sources(self) -> list[str]:
+        """The sources with a URL, in the contract's order."""
+        return [n for n in SOURCE_NAMES if self.source_url(n) is not None]
+
+    def missing_required_sources(self) -> list[str]:
+        return [n for n in REQUIRED_SOURCES if self.source_url(n) is None]
 
 
 def explain(error: ValidationError) -> list[str]:

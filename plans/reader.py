@@ -6,8 +6,9 @@ The order matters for safety and speed:
   before any source is called.
 - A citizen asking for another CPR is checked against the consent source *first*; no other
   source is called until their power of attorney is confirmed.
-- Everyone else fetches every source at once, consent included; the decision waits for
-  consent only, and filtering for everything.
+- Everyone else fetches at once every source the query needs (contract §6), and consent
+  unless the viewer is the patient; the decision waits for consent only, and filtering for
+  everything. A source that is not configured is never asked, nor listed in ``sources``.
 - A clinician's or proxy's read is written to the access log before the plan is returned;
   if that write fails, so does the read.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from connectors import SearchKey
@@ -29,6 +30,7 @@ from core.sources import SOURCE_NAMES
 from plans.assembly import assemble_packages
 from plans.audit import AccessLog, AccessRecord
 from plans.consent import (
+    CONSENT_SOURCE,
     Access,
     AccessRequest,
     Purpose,
@@ -46,7 +48,7 @@ __all__ = ["PlanReader"]
 
 log = logging.getLogger(__name__)
 
-CONSENT_KEY: SearchKey = ("consent", "Consent")
+CONSENT_KEY: SearchKey = (CONSENT_SOURCE, "Consent")
 _DEADLINE_RESULT = SourceResult((), ok=False, error="request deadline exceeded")
 
 _Fetches = Mapping[SearchKey, Awaitable[SourceResult]]
@@ -99,10 +101,15 @@ class PlanReader:
         cpr: str | None,
         loaders: RequestLoaders,
         *,
+        needs: Collection[str],
         emergency_reason: str | None = None,
         request_id: str | None = None,
     ) -> Plan:
         """The plan of the patient ``cpr`` names, as ``viewer`` may see it; the read logged.
+
+        Only the searches of the sources in ``needs`` are made (those configured), and the
+        consent source's when the viewer is not the patient, whatever ``needs`` says: so
+        ``sources``, ``restricted`` and every section are over what was asked.
 
         Raises:
             Forbidden, ConsentUnavailable, BadUserInput: as :meth:`authorise`.
@@ -111,11 +118,12 @@ class PlanReader:
         request = request_access(viewer, cpr, emergency_reason=emergency_reason)
         patient = request.patient
         deadline_at = asyncio.get_running_loop().time() + self.deadline
+        keys = self._keys_for(needs, consent=request.needs_consents)
         if request.consents_first:
             access = await self._decide(request, loaders)
-            fetches = self._start_fetches(loaders, patient)
+            fetches = self._start_fetches(loaders, patient, keys)
         else:
-            fetches = self._start_fetches(loaders, patient)
+            fetches = self._start_fetches(loaders, patient, keys)
             access = await self._decide(request, loaders, deadline_at)
         results = await self._gather(fetches, deadline_at)
         by_source: dict[str, list[Record]] = {}
@@ -149,15 +157,23 @@ class PlanReader:
         """The request's access, once the patient's Consents are in (if it needs them)."""
         if not request.needs_consents:
             return request.decide(None)
-        # The loaders ask each search once per request: a plan read fetching every source
-        # waits here on the same consent answer it filters by.
+        # The loaders ask each search once per request: a plan read fetching consent with
+        # its other sources waits here on the same consent answer it lists in `sources`.
         fetch = {CONSENT_KEY: loaders.load(CONSENT_KEY, request.patient)}
         consent = (await self._gather(fetch, deadline_at))[CONSENT_KEY]
         consents = [r for r in consent.records if isinstance(r, ConsentRecord)]
         return request.decide(consents if consent.ok else None)
 
-    def _start_fetches(self, loaders: RequestLoaders, patient: str) -> _Fetches:
-        return {key: loaders.load(key, patient) for key in self.search_keys}
+    def _keys_for(self, needs: Collection[str], *, consent: bool) -> tuple[SearchKey, ...]:
+        """The configured searches of ``needs``; consent's only when ``consent`` says so."""
+        wanted = set(needs) - {CONSENT_SOURCE} | ({CONSENT_SOURCE} if consent else set())
+        return tuple(key for key in self.search_keys if key[0] in wanted)
+
+    @staticmethod
+    def _start_fetches(
+        loaders: RequestLoaders, patient: str, keys: Sequence[SearchKey]
+    ) -> _Fetches:
+        return {key: loaders.load(key, patient) for key in keys}
 
     @staticmethod
     async def _gather(
@@ -165,6 +181,8 @@ class PlanReader:
     ) -> dict[SearchKey, SourceResult]:
         """Each fetch's result, or a failure for those still running at the deadline."""
         futures = {key: asyncio.ensure_future(fetch) for key, fetch in fetches.items()}
+        if not futures:  # a query that needs no source (asyncio.wait refuses an empty set)
+            return {}
         timeout = None
         if deadline_at is not None:
             timeout = max(0.0, deadline_at - asyncio.get_running_loop().time())
@@ -178,11 +196,11 @@ class PlanReader:
 
     @staticmethod
     def _statuses(results: dict[SearchKey, SourceResult]) -> list[SourceStatus]:
+        """One status per source asked, in the contract's order; none for the others."""
         statuses: list[SourceStatus] = []
         for name in SOURCE_NAMES:
             parts = [r for (source, _), r in results.items() if source == name]
             if not parts:
-                statuses.append(SourceStatus(name, ok=False, error="not configured"))
                 continue
             failed = [r for r in parts if not r.ok]
             latencies = [r.latency_ms for r in parts if r.latency_ms is not None]

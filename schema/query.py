@@ -23,6 +23,7 @@ from plans.consent import Purpose
 from plans.emergency_reason import MAX_REASON_LENGTH, MIN_REASON_ALNUM
 
 from .context import Context
+from .selection import plan_needs
 from .types.plan import Plan
 from .types.viewer import AccessLogEntry, AccessLogPage, Viewer
 
@@ -76,7 +77,8 @@ class Query:
             "The plan of one patient as the caller may see it. A citizen may leave out `cpr` "
             "for their own plan; another patient's plan needs a power of attorney. "
             "`emergencyReason` breaks the glass (clinicians only): it overrides the patient's "
-            "blocks for this request, and is logged."
+            "blocks for this request, and is logged. Only the sources whose data the query "
+            "selects are asked (and consent, unless the caller is the patient)."
         )
     )
     async def plan(
@@ -88,6 +90,9 @@ class Query:
                 ctx.viewer,
                 cpr,
                 ctx.loaders,
+                # Not info.selected_fields: it expands every fragment spread anew, 2^n for
+                # a chain of fragments that spread the next one twice.
+                needs=plan_needs(info._raw_info.field_nodes, info._raw_info.fragments),
                 emergency_reason=emergency_reason,
                 request_id=ctx.request_id,
             )

@@ -20,9 +20,30 @@ from demo.people import ORGS, PATIENTS
 from demo.sources import create_sources_app
 from gateway.app import create_app
 from gateway.devtokens import DEV_ISSUER, DevIssuer
-from gateway.settings import SOURCE_NAMES, Settings
+from gateway.services import READABLE_SOURCES
+from gateway.settings import Settings
 
 UPSTREAM = "http://sources.test"
+
+#: Every field of a plan, its packages and `unassigned`: a read that asks every source.
+FULL_PLAN = """
+query Full($cpr: String) {
+  plan(cpr: $cpr) {
+    id cpr restricted generatedAt
+    sources { name ok stale latencyMs error cached }
+    packages {
+      id kind
+      diagnoses { sourceId } triage { sourceId } goals { sourceId }
+      appointments { sourceId } journalNotes { sourceId } preventionOffers { sourceId }
+      healthLiteracy { sourceId }
+    }
+    unassigned {
+      diagnoses { sourceId } goals { sourceId } appointments { sourceId }
+      journalNotes { sourceId } preventionOffers { sourceId }
+    }
+  }
+}
+"""
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -94,7 +115,7 @@ def jwks_file(issuer: DevIssuer, tmp_path: Path) -> Path:
 
 
 def gateway_settings(jwks_file: Path, tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {f"source_{n}_url": f"{UPSTREAM}/{n}" for n in SOURCE_NAMES}
+    values: dict[str, Any] = {f"source_{n}_url": f"{UPSTREAM}/{n}" for n in READABLE_SOURCES}
     values |= {
         "auth_issuer": DEV_ISSUER,
         "auth_jwks_url": jwks_file.as_uri(),

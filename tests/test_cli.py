@@ -16,7 +16,7 @@ from demo.people import CLINICIANS, ORG_GP, ORGS, PATIENT_COPD
 from gateway.auth import TokenVerifier
 from gateway.cli import main
 from gateway.devtokens import DEV_ISSUER, DevIssuer
-from gateway.settings import SOURCE_NAMES
+from gateway.settings import REQUIRED_SOURCES, SOURCE_NAMES
 from plans.viewer import Role
 from schema import SDL_PATH
 
@@ -112,10 +112,20 @@ def free_port() -> int:
         return port
 
 
-def test_serve_with_some_sources_configured_exits_2_naming_the_missing(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "configured",
+    [
+        pytest.param(["journal"], id="one-optional"),
+        pytest.param([n for n in SOURCE_NAMES if n != "consent"], id="all-but-consent"),
+        pytest.param([n for n in SOURCE_NAMES if n != "diagnoses"], id="all-but-diagnoses"),
+    ],
+)
+def test_serve_without_a_required_source_exits_2_naming_it(
+    tmp_path: Path, configured: list[str]
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINPLAN_")}
+    env |= {f"MINPLAN_SOURCE_{n.upper()}_URL": f"http://{n}.test/fhir" for n in configured}
     env |= {
-        "MINPLAN_SOURCE_JOURNAL_URL": "http://journal.test/fhir",
         "MINPLAN_AUDIT_URL": f"sqlite:///{tmp_path / 'audit.sqlite3'}",
         "MINPLAN_DEV_KEY_FILE": str(tmp_path / "k.pem"),
     }
@@ -131,7 +141,8 @@ def test_serve_with_some_sources_configured_exits_2_naming_the_missing(tmp_path:
     assert done.returncode == 2, done.stderr
     for name in SOURCE_NAMES:
         setting = f"MINPLAN_SOURCE_{name.upper()}_URL"
-        assert (setting in done.stderr) is (name != "journal"), done.stderr
+        missing = name in REQUIRED_SOURCES and name not in configured
+        assert (setting in done.stderr) is missing, done.stderr
 
 
 def test_token_with_an_unreadable_key_file_exits_2_naming_it(

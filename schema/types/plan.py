@@ -137,10 +137,19 @@ class Plan:
     )
     unassigned: PlanSection = strawberry.field(description="Items no package could be derived for.")
     sources: list[SourceStatus] = strawberry.field(
-        description="Every upstream source, in every response, with how it answered."
+        description=(
+            "The upstream sources this read asked, in the contract's order, with how each "
+            "answered: those whose data the query selects, and consent unless the caller is "
+            "the patient. A source not configured is never asked, nor listed."
+        )
     )
     restricted: bool = strawberry.field(
-        description="True when consent rules removed anything from this view."
+        description=(
+            "True when consent rules removed anything from this view: always when a block "
+            "names the caller's organisation (unless the glass is broken), and when an item "
+            "of a source this read asked was withheld. Withheld items of sources the query "
+            "does not select are not asked about, so they do not count."
+        )
     )
     generated_at: dt.datetime = strawberry.field(description="When this view was assembled.")
     is_type_of = _is(model.Plan)

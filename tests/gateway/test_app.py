@@ -16,14 +16,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 from prometheus_client.parser import text_string_to_metric_families
 
-from demo.people import PATIENT_COPD
+from demo.people import ORG_GP, PATIENT_COPD
 from gateway.app import create_app
 from gateway.auth import TokenVerifier
 from gateway.demo import EXAMPLE_QUERY
 from gateway.devtokens import DEV_ISSUER
-from gateway.settings import SOURCE_NAMES, Settings
+from gateway.services import READABLE_SOURCES
+from gateway.settings import Settings
 from plans.viewer import Role
-from tests.conftest import MakeGateway
+from tests.conftest import FULL_PLAN, MakeGateway
 
 ISSUER = "https://idp.test/realms/minplan"
 KID = "test-key-1"
@@ -102,13 +103,13 @@ async def test_operational_endpoints(make_gateway: MakeGateway) -> None:
     async with make_gateway() as gw:
         healthz = await gw.client.get("/healthz")
         readyz = await gw.client.get("/readyz")
-        await gw.data("{ plan { cpr } }", gw.citizen(PATIENT_COPD))
+        plan = await gw.data(FULL_PLAN, gw.clinician(ORG_GP), {"cpr": PATIENT_COPD})
         metrics = await gw.client.get("/metrics")
     assert healthz.status_code == 200
     assert healthz.json()["status"] == "ok"
     assert readyz.status_code == 200
     assert readyz.json()["status"] == "ready"
-    assert set(readyz.json()["sources"]) == set(SOURCE_NAMES)
+    assert set(readyz.json()["sources"]) == set(READABLE_SOURCES)
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
@@ -116,7 +117,8 @@ async def test_operational_endpoints(make_gateway: MakeGateway) -> None:
                  "minplan_source_errors", "minplan_bad_resources", "minplan_cache"):  # fmt: skip
         assert name in families, f"{name} missing from /metrics"
     searched = {s.labels["source"] for s in families["minplan_source_request_seconds"].samples}
-    assert searched == set(SOURCE_NAMES)
+    assert searched == {s["name"] for s in plan["data"]["plan"]["sources"]}
+    assert searched >= {"diagnoses", "appointments", "journal", "careplan", "consent"}
 
 
 async def test_browser_gets_the_playground_without_a_token(make_gateway: MakeGateway) -> None:

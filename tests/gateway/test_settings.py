@@ -1,4 +1,5 @@
-"""Settings: real sources need all seven URLs, a secret pseudonym key and an identity provider.
+"""Settings: real sources need diagnoses and consent, a secret pseudonym key and an identity
+provider; every other source is optional.
 
 Each check is one error located at its setting, so ``explain`` (what ``minplan serve``
 prints) names every variable to fix, and never a value.
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from gateway.settings import DEV_PSEUDONYM_KEY, SOURCE_NAMES, Settings, explain
+from gateway.settings import DEV_PSEUDONYM_KEY, REQUIRED_SOURCES, SOURCE_NAMES, Settings, explain
 
 SECRET = "k" * 40
 
@@ -51,22 +52,60 @@ def test_a_complete_configuration_is_accepted() -> None:
     assert not Settings(**real()).demo
 
 
-@pytest.mark.parametrize(
-    "configured",
-    [
-        pytest.param(["journal"], id="one-of-seven"),
-        pytest.param([n for n in SOURCE_NAMES if n != "consent"], id="all-but-consent"),
-    ],
-)
-def test_partly_configured_sources_name_what_is_missing(configured: list[str]) -> None:
+def only(configured: list[str]) -> dict[str, Any]:
     values = real()
     for name in SOURCE_NAMES:
         if name not in configured:
             del values[f"source_{name}_url"]
-    message = "\n".join(problems(**values))
+    return values
+
+
+@pytest.mark.parametrize(
+    "configured",
+    [
+        pytest.param(["journal"], id="one-optional"),
+        pytest.param([n for n in SOURCE_NAMES if n != "consent"], id="all-but-consent"),
+        pytest.param([n for n in SOURCE_NAMES if n != "diagnoses"], id="all-but-diagnoses"),
+    ],
+)
+def test_a_missing_required_source_is_named(configured: list[str]) -> None:
+    message = "\n".join(problems(**only(configured)))
     for name in SOURCE_NAMES:
         setting = f"MINPLAN_SOURCE_{name.upper()}_URL"
-        assert (setting in message) is (name not in configured), message
+        missing = name in REQUIRED_SOURCES and name not in configured
+        assert (setting in message) is missing, message
+    assert "required whenever any source is configured" in message
+
+
+@pytest.mark.parametrize(
+    "configured",
+    [
+        pytest.param(["diagnoses", "consent"], id="the-required-two"),
+        pytest.param(["diagnoses", "appointments", "consent"], id="and-appointments"),
+        pytest.param(["consent", "listing", "diagnoses"], id="and-listing"),
+    ],
+)
+def test_the_other_sources_are_optional(configured: list[str]) -> None:
+    settings = Settings(**only(configured))
+    assert not settings.demo
+    assert settings.configured_sources() == [n for n in SOURCE_NAMES if n in configured]
+    assert settings.missing_required_sources() == []
+
+
+def test_the_v2_sources_are_read_from_the_contracts_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("observations", "medication", "listing"):
+        monkeypatch.setenv(f"MINPLAN_SOURCE_{name.upper()}_URL", f"http://{name}.test/fhir/")
+    # Any source configured ends the demo, so the required two are missing now.
+    message = "\n".join(problems())
+    assert "MINPLAN_SOURCE_DIAGNOSES_URL" in message
+    assert "MINPLAN_SOURCE_CONSENT_URL" in message
+    settings = Settings(**only(["diagnoses", "consent"]))
+    assert settings.configured_sources() == [
+        "diagnoses", "consent", "observations", "medication", "listing"
+    ]  # fmt: skip
+    assert settings.source_url("listing") == "http://listing.test/fhir"
 
 
 @pytest.mark.parametrize(

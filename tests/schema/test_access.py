@@ -95,7 +95,11 @@ async def test_proxy_sees_exactly_what_the_patient_sees(make_gateway: MakeGatewa
     async with make_gateway() as gw:
         own = await read_plan(gw, gw.citizen(PATIENT_BOTH), None)
         proxied = await read_plan(gw, gw.citizen(PROXY_OF_BOTH), PATIENT_BOTH)
+    # Only the sources asked differ: a proxy's read asks consent, the patient's does not.
+    own_sources, proxied_sources = own.pop("sources"), proxied.pop("sources")
     assert proxied == own
+    assert [s for s in proxied_sources if s["name"] != "consent"] == own_sources
+    assert {"name": "consent", "ok": True} in proxied_sources
     assert "note-birgit-private" not in ids(own)
     assert {"note-birgit-back", "note-birgit-ward"} <= ids(own)
 
@@ -225,8 +229,12 @@ async def test_consent_unavailable_patient_still_gets_plan(
 ) -> None:
     async with make_gateway(**fault) as gw:
         body = await gw.data(PLAN, gw.citizen(PATIENT_BOTH), {})
+        searched = {source for source, _ in gw.upstream.searches()}
     plan = body["data"]["plan"]
-    assert {s["name"]: s["ok"] for s in plan["sources"]}["consent"] is False
+    # The patient's own read needs no Consent, so it does not even ask (contract §6).
+    assert "consent" not in searched
+    assert "consent" not in {s["name"] for s in plan["sources"]}
+    assert all(s["ok"] for s in plan["sources"])
     assert {"note-birgit-back", "cond-birgit-kol"} <= ids(plan)
     assert "note-birgit-private" not in ids(plan)
     assert "CONSENT_UNAVAILABLE" not in codes(body)

@@ -30,6 +30,10 @@ SEARCHES = sorted(
      ("journal", "DocumentReference"), ("careplan", "Goal"), ("careplan", "RiskAssessment"),
      ("pro", "QuestionnaireResponse"), ("prevention", "ServiceRequest"), ("consent", "Consent")]
 )  # fmt: skip
+#: The sources of contract version 1, in its order: all a full plan asks today.
+V1_SOURCES = ["diagnoses", "appointments", "journal", "careplan", "pro", "prevention", "consent"]
+#: What the patient's own full plan asks: everything but consent (contract §6).
+PATIENT_SEARCHES = [s for s in SEARCHES if s[0] != "consent"]
 
 EVERYTHING_TWICE = """
 query Twice {
@@ -82,17 +86,15 @@ async def test_each_search_is_made_once_however_often_the_plan_is_asked(
         body = await gw.data(EVERYTHING_TWICE, gw.citizen(PATIENT_MANY))
         requests = gw.upstream.requests
     assert "errors" not in body
-    assert first_pages(requests) == SEARCHES
+    assert first_pages(requests) == PATIENT_SEARCHES
     sources = body["data"]["first"]["sources"]
-    assert [s["name"] for s in sources] == [
-        "diagnoses", "appointments", "journal", "careplan", "pro", "prevention", "consent"
-    ]  # fmt: skip
+    assert [s["name"] for s in sources] == V1_SOURCES[:-1]  # all but consent
     assert all(s["ok"] and s["error"] is None for s in sources)
     assert all(isinstance(s["latencyMs"], float) and s["latencyMs"] >= 0 for s in sources)
     for alias in ("first", "second"):
         (package,) = body["data"][alias]["packages"]
         assert len(package["appointments"]) == 45  # three pages of 20, 20, 5
-    assert len(requests) == len(SEARCHES) + 2
+    assert len(requests) == len(PATIENT_SEARCHES) + 2
 
 
 async def test_two_patients_in_one_query_share_each_search(make_gateway: MakeGateway) -> None:
@@ -105,7 +107,8 @@ async def test_two_patients_in_one_query_share_each_search(make_gateway: MakeGat
         requests = gw.upstream.requests
     assert body["data"]["a"] == {"cpr": PATIENT_COPD, "packages": [{"kind": "COPD"}]}
     assert body["data"]["b"] == {"cpr": PATIENT_LBP, "packages": [{"kind": "LOW_BACK_PAIN"}]}
-    assert first_pages(requests) == SEARCHES
+    # `packages { kind }` needs the diagnoses; a clinician's read, consent too (contract §6).
+    assert first_pages(requests) == [("consent", "Consent"), ("diagnoses", "Condition")]
     for request in requests:
         patients = request.url.params["patient:identifier"]
         assert PATIENT_COPD in patients
@@ -136,11 +139,16 @@ class Upstream(httpx.AsyncBaseTransport):
 async def test_all_searches_start_before_any_answers(make_gateway: MakeGateway) -> None:
     delay = 0.2
     upstream = Upstream(latency=delay)
+    # A clinician's full plan: every search, consent included.
+    query = EVERYTHING_TWICE.replace("query Twice", "query Twice($cpr: String)")
+    query = query.replace(": plan {", ": plan(cpr: $cpr) {")
     async with make_gateway(transport=upstream) as gw:
         started = time.perf_counter()
-        body = await gw.data(PLAN, gw.citizen(PATIENT_COPD))
+        body = await gw.data(query, gw.clinician(ORG_GP), {"cpr": PATIENT_COPD})
         elapsed = time.perf_counter() - started
-    assert all(s["ok"] for s in body["data"]["plan"]["sources"])
+    sources = body["data"]["first"]["sources"]
+    assert [s["name"] for s in sources] == V1_SOURCES
+    assert all(s["ok"] for s in sources)
     assert upstream.events == ["start"] * 8 + ["end"] * 8
     assert elapsed < 4 * delay, f"8 searches of {delay} s took {elapsed:.2f} s: not concurrent"
 
@@ -170,7 +178,7 @@ async def test_a_failing_source_leaves_the_rest_of_the_plan(
     async with make_gateway(**setup()) as gw:
         body = await gw.data(PLAN, gw.citizen(PATIENT_COPD))
     plan = body["data"]["plan"]
-    assert [s["name"] for s in plan["sources"]] == list(SOURCE_NAMES)
+    assert [s["name"] for s in plan["sources"]] == ["diagnoses", "appointments", "journal"]
     journal = next(s for s in plan["sources"] if s["name"] == "journal")
     assert journal["ok"] is False
     assert journal["error"]
