@@ -87,7 +87,7 @@ def source_urls(settings: Settings, demo_base: str | None) -> dict[str, str]:
     urls: dict[str, str] = {}
     for name in settings.configured_sources():
         url = settings.source_url(name)
-        if name not in CONNECTOR_CLASSES:
+        if name not in READABLE_SOURCES:
             log.warning(
                 "MINPLAN_SOURCE_%s_URL is set, but this gateway does not read the %s source "
                 "yet: it is ignored",
