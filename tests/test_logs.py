@@ -31,8 +31,10 @@ from demo.sources import create_sources_app
 from gateway.logs import CprMaskingFilter, RequestLogFilter, configure_logging
 from tests.conftest import Gateway, MakeGateway
 
+#: Selects every source's data, so every search is made (contract §6), failing ones too.
 PLAN = """query($cpr: String, $reason: String) { plan(cpr: $cpr, emergencyReason: $reason) {
-  cpr restricted packages { kind journalNotes { sourceId text } appointments { sourceId } }
+  cpr restricted packages { kind journalNotes { sourceId text } appointments { sourceId }
+  goals { sourceId } triage { level } healthLiteracy { score } preventionOffers { title } }
   unassigned { diagnoses { sourceId } } sources { name ok error } } }"""
 ACCESS_LOG = "query($cpr: String) { accessLog(cpr: $cpr) { actorName sections } }"
 #: The demo's CPR numbers, also as DDMMYY-XXXX.
@@ -288,7 +290,10 @@ async def every_entry_point(gw: Gateway) -> None:
     """The demo CPRs in every spelling, into every way a request reaches the gateway."""
     gp, citizen = gw.clinician(ORG_GP), gw.citizen(PATIENT_COPD)
     bearer = {"Authorization": f"Bearer {gp}"}
-    plan = "query($cpr: String, $r: String) { plan(cpr: $cpr, emergencyReason: $r) { cpr } }"
+    plan = (
+        "query($cpr: String, $r: String) { plan(cpr: $cpr, emergencyReason: $r) "
+        "{ cpr packages { goals { sourceId } preventionOffers { title } } } }"
+    )  # goals and offers: the Faults sources fail, and the failures are logged
     for cpr in PATIENTS:
         for spelled in spellings(cpr):
             text = str(spelled)

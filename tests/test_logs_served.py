@@ -31,6 +31,10 @@ from tests.test_e2e_http import MINPLAN, _free_port, _wait_until_healthy
 #: What people, forms and encoders put between a CPR's parts.
 SEPARATORS = ["-", "\u2013", "\u2014", "\u2212", "\t", "/", ".", " ", "+", "_", "\xa0"]
 PLAN = "query($cpr: String, $r: String) { plan(cpr: $cpr, emergencyReason: $r) { cpr } }"
+#: Selects every source's data, so every search is made (contract §6) and read.
+FULL_PLAN = """query($cpr: String) { plan(cpr: $cpr) { cpr packages {
+  diagnoses { sourceId } appointments { sourceId } journalNotes { sourceId } goals { sourceId }
+  triage { sourceId } healthLiteracy { sourceId } preventionOffers { sourceId } } } }"""
 CONCURRENCY = 4
 REQUEST_TIMEOUT = 10.0
 MAX_BODY = 16_384  # below the default 64 KiB: a GET past it stays within httpx's URL limit
@@ -203,8 +207,8 @@ def every_request(tokens: dict[str, str]) -> list[dict[str, Any]]:
              "headers": auth},
         ]  # fmt: skip
     # A plan with unreadable resources: the server logs warnings about it (pseudonymised).
-    out.append({"method": "POST", "json": {"query": PLAN, "variables": {"cpr": PATIENT_BROKEN}},
-                "headers": auth})  # fmt: skip
+    out.append({"method": "POST", "json": {"query": FULL_PLAN,
+                "variables": {"cpr": PATIENT_BROKEN}}, "headers": auth})  # fmt: skip
     return out
 
 

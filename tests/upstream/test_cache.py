@@ -10,11 +10,15 @@ from demo.people import ORG_GP, ORG_HOSPITAL, PATIENT_BLOCKS, PATIENT_COPD
 from tests.conftest import MakeGateway
 from tests.services import redis_reachable, redis_url, require_service
 
+#: Selects every source's data: a clinician's read makes all 8 searches, the patient's 7
+#: (no consent, contract §6).
 PLAN = """query($cpr: String) { plan(cpr: $cpr) {
   cpr restricted
-  packages { kind journalNotes { sourceId } appointments { sourceId } }
+  packages { kind journalNotes { sourceId } appointments { sourceId } goals { sourceId }
+             triage { sourceId } healthLiteracy { sourceId } preventionOffers { sourceId } }
   sources { name ok stale cached }
 } }"""
+PATIENT_SEARCHES = 7
 
 
 def notes(body: dict[str, Any]) -> set[str]:
@@ -27,7 +31,7 @@ async def test_second_read_is_served_from_cache(make_gateway: MakeGateway) -> No
         first = await gw.data(PLAN, token)
         calls_after_first = len(gw.upstream.requests)
         second = await gw.data(PLAN, token)
-    assert calls_after_first >= 8
+    assert len(set(gw.upstream.searches())) == PATIENT_SEARCHES
     assert len(gw.upstream.requests) == calls_after_first, "the second read called a source"
     assert all(s["cached"] for s in second["data"]["plan"]["sources"])
     assert not any(s["cached"] for s in first["data"]["plan"]["sources"])
@@ -109,7 +113,7 @@ async def test_redis_keys_hold_no_cpr(make_gateway: MakeGateway, redis_cache_url
     import redis.asyncio as redis
 
     async with make_gateway(cache_url=redis_cache_url, cache_ttl=60) as gw:
-        await gw.data(PLAN, gw.citizen(PATIENT_COPD))
+        await gw.data(PLAN, gw.clinician(ORG_GP), {"cpr": PATIENT_COPD})
     client = redis.Redis.from_url(redis_cache_url)
     keys = [k.decode() async for k in client.scan_iter("minplan:*")]
     await client.aclose()
@@ -144,11 +148,11 @@ async def test_memory_cache_holds_json_without_cpr_that_the_gc_never_walks(
     import gc
 
     async with make_gateway(cache_ttl=60) as gw:
-        token = gw.citizen(PATIENT_COPD)
-        fresh = await gw.data(PLAN, token)
+        token, cpr = gw.clinician(ORG_GP), {"cpr": PATIENT_COPD}
+        fresh = await gw.data(PLAN, token, cpr)
         await gw.app.state.services.cache.flush()  # written after the answer, not during
         values = gw.app.state.services.cache.stored()
-        cached = await gw.data(PLAN, token)
+        cached = await gw.data(PLAN, token, cpr)
     assert len(values) == 8, "one entry per search"
     assert all(isinstance(v, bytes) and PATIENT_COPD.encode() not in v for v in values)
     assert not [v for v in values if gc.is_tracked(v)]
@@ -232,9 +236,9 @@ async def test_a_per_source_ttl_cannot_keep_consent_fresh_past_its_limit(
     # MINPLAN_CACHE_TTLS={"consent": 3600} must not hold a new block off for an hour:
     # consent is fresh for at most MINPLAN_CONSENT_CACHE_TTL (0 here: asked every time).
     async with make_gateway(cache_ttl=60, cache_ttls={"consent": 3600}, consent_cache_ttl=0) as gw:
-        token = gw.citizen(PATIENT_COPD)
-        await gw.data(PLAN, token)
-        await gw.data(PLAN, token)
+        token = gw.clinician(ORG_GP)  # the patient's own read does not ask consent
+        await gw.data(PLAN, token, {"cpr": PATIENT_COPD})
+        await gw.data(PLAN, token, {"cpr": PATIENT_COPD})
     searches = gw.upstream.searches()
     assert searches.count(("consent", "Consent")) == 2
     assert searches.count(("journal", "DocumentReference")) == 1  # the others were cached

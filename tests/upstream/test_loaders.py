@@ -23,7 +23,8 @@ PLAN = """query($cpr: String) { plan(cpr: $cpr) {
   cpr restricted
   sources { name ok stale cached error }
   packages { id kind diagnoses { sourceId code } appointments { sourceId status }
-             journalNotes { sourceId text } goals { sourceId } triage { level } }
+             journalNotes { sourceId text } goals { sourceId } triage { level }
+             healthLiteracy { score } preventionOffers { title } }
   unassigned { appointments { sourceId } journalNotes { sourceId } goals { sourceId } }
 } }"""
 
@@ -54,7 +55,7 @@ async def test_concurrent_plans_share_one_search_per_source_and_see_what_they_wo
         together = await asyncio.gather(*(answer(gw, token, cpr) for token, cpr in asks(gw)))
         shared = gw.upstream.requests
     assert together == alone
-    assert searches_alone == 5 * 8
+    assert searches_alone == 2 * 7 + 3 * 8  # every search; consent only for the clinicians
     assert len(shared) < searches_alone
     # The plans that started in the same loop turn went out as one search per source.
     widest = max(len(r.url.params["patient:identifier"].split(",")) for r in shared)

@@ -14,8 +14,10 @@ from demo.people import ORG_GP, PATIENT_COPD
 from gateway.settings import SOURCE_NAMES
 from tests.conftest import FaultyTransport, MakeGateway
 
+#: Selects every source's data, so every search is made (contract §6).
 PLAN = """query($cpr: String) { plan(cpr: $cpr) {
-  packages { journalNotes { sourceId } }
+  packages { journalNotes { sourceId } appointments { sourceId } goals { sourceId }
+             triage { sourceId } healthLiteracy { sourceId } preventionOffers { sourceId } }
   sources { name ok stale cached error latencyMs }
 } }"""
 
