@@ -74,15 +74,16 @@ def evaluate_goals(res: dict[str, Any]) -> list[dict[str, Any]]:
     searches = res.get("searches", {})
     if "cold" in searches:
         cold = searches["cold"]
+        # A citizen's own whole plan: every search but consent's (contract §6).
         one_each = (
-            all(n == cold["plans"] for n in cold["paths"].values()) and len(cold["paths"]) == 8
+            all(n == cold["plans"] for n in cold["paths"].values()) and len(cold["paths"]) == 7
         )
         goals.append(
             _goal(
                 "(d) upstream searches per cold plan",
                 cold["per_plan"],
-                "== 8, one per search",
-                cold["per_plan"] == 8 and one_each,
+                "== 7, one per search (no consent: the patient's own)",
+                cold["per_plan"] == 7 and one_each,
             )
         )
     if "warm" in searches:
@@ -161,7 +162,8 @@ def render(res: dict[str, Any]) -> str:
         "",
         "gw ms/pl, src ms/pl: CPU ms per plan of the gateway (all workers) and of the synthetic "
         "sources; gc ms/pl: of that, Python's GC (1 worker); srch/pl: upstream searches per "
-        "plan (8 alone, fewer when concurrent plans share a search);",
+        "plan (alone 7 for a citizen's own, 8 for a clinician's; fewer when concurrent plans "
+        "share a search);",
         "degr: answers with a source reported unavailable; ok/s: complete, right plans per "
         "second (what vs bare/floor compare)",
         "",
