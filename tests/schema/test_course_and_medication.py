@@ -3,14 +3,17 @@ the CarePlan search: made only when a query selects ``course`` (contract §6).""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from demo.people import PATIENT_BOTH, PATIENT_COPD, PROXY_OF_BOTH
+from demo.people import PATIENT_BOTH, PATIENT_COPD, PATIENT_DIABETES_HEART, PROXY_OF_BOTH
 from tests.conftest import MakeGateway
 from tests.fhir_v2 import PATIENT, Res, care_plan, condition, medication, two_packages
 
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 COURSE = "{ plan { packages { kind course { sourceId status } } } }"
 CAREPLAN = ("careplan", "CarePlan")
 JAN, JUN, DEC = (
@@ -176,3 +179,16 @@ async def test_a_proxy_sees_the_course_the_patient_sees(make_gateway: MakeGatewa
         "cp-birgit-kol",
         "cp-birgit-lrs",
     ]
+
+
+async def test_the_readme_example_of_course_values_and_medication(
+    make_v2_gateway: MakeGateway,
+) -> None:
+    section = README.split("### The course, values against their targets", 1)[1]
+    query = section.split("```graphql\n", 1)[1].split("```", 1)[0]
+    shown = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    async with make_v2_gateway() as gw:
+        body = await gw.data(query, gw.citizen(PATIENT_DIABETES_HEART))
+    packages = body["data"]["plan"]["packages"]
+    assert shown["data"]["plan"]["packages"] == [packages[0], "…"]
+    assert [p["kind"] for p in packages] == ["TYPE2_DIABETES", "HEART_DISEASE"]
