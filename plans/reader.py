@@ -101,8 +101,12 @@ class PlanReader:
         *,
         emergency_reason: str | None = None,
         request_id: str | None = None,
+        also: Sequence[SearchKey] = (),
     ) -> Plan:
         """The plan of the patient ``cpr`` names, as ``viewer`` may see it; the read logged.
+
+        ``also`` names on-demand searches the query needs (``("careplan", "CarePlan")`` for
+        the course); one of a source that is not configured is not made.
 
         Raises:
             Forbidden, ConsentUnavailable, BadUserInput: as :meth:`authorise`.
@@ -113,9 +117,9 @@ class PlanReader:
         deadline_at = asyncio.get_running_loop().time() + self.deadline
         if request.consents_first:
             access = await self._decide(request, loaders)
-            fetches = self._start_fetches(loaders, patient)
+            fetches = self._start_fetches(loaders, patient, also)
         else:
-            fetches = self._start_fetches(loaders, patient)
+            fetches = self._start_fetches(loaders, patient, also)
             access = await self._decide(request, loaders, deadline_at)
         results = await self._gather(fetches, deadline_at)
         by_source: dict[str, list[Record]] = {}
@@ -156,8 +160,12 @@ class PlanReader:
         consents = [r for r in consent.records if isinstance(r, ConsentRecord)]
         return request.decide(consents if consent.ok else None)
 
-    def _start_fetches(self, loaders: RequestLoaders, patient: str) -> _Fetches:
-        return {key: loaders.load(key, patient) for key in self.search_keys}
+    def _start_fetches(
+        self, loaders: RequestLoaders, patient: str, also: Sequence[SearchKey]
+    ) -> _Fetches:
+        configured = {source for source, _ in self.search_keys}
+        keys = [*self.search_keys, *(k for k in also if k[0] in configured)]
+        return {key: loaders.load(key, patient) for key in dict.fromkeys(keys)}
 
     @staticmethod
     async def _gather(

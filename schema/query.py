@@ -23,6 +23,7 @@ from plans.consent import Purpose
 from plans.emergency_reason import MAX_REASON_LENGTH, MIN_REASON_ALNUM
 
 from .context import Context
+from .selection import COURSE_SEARCH, selects
 from .types.plan import Plan
 from .types.viewer import AccessLogEntry, AccessLogPage, Viewer
 
@@ -90,6 +91,7 @@ class Query:
                 ctx.loaders,
                 emergency_reason=emergency_reason,
                 request_id=ctx.request_id,
+                also=[COURSE_SEARCH] if selects(info.selected_fields, "course") else [],
             )
         except AuditWriteError as exc:
             raise AccessLogUnavailable(

@@ -169,3 +169,25 @@ class FaultyTransport(httpx.AsyncBaseTransport):
 def faulty() -> FaultyTransport:
     """A FaultyTransport in front of the demo sources; pass as ``make_gateway(transport=…)``."""
     return FaultyTransport(httpx.ASGITransport(app=create_sources_app()))
+
+
+#: Contract v2 sources that settings do not list yet (``core.sources.SOURCE_NAMES``).
+V2_SOURCES = ("observations", "medication")
+
+
+@pytest.fixture
+def make_v2_gateway(make_gateway: MakeGateway, monkeypatch: pytest.MonkeyPatch) -> MakeGateway:
+    """``make_gateway`` with the v2 sources ``observations`` and ``medication`` wired too.
+
+    The app builds a connector for each source with a URL; until the settings know these
+    two, this gives them theirs, as ``source_urls`` will. Once they do, it changes nothing.
+    """
+    import gateway.app
+
+    configured = gateway.app.source_urls
+
+    def source_urls(settings: Settings, demo_base: str | None) -> dict[str, str]:
+        return {n: f"{UPSTREAM}/{n}" for n in V2_SOURCES} | configured(settings, demo_base)
+
+    monkeypatch.setattr(gateway.app, "source_urls", source_urls)
+    return make_gateway
