@@ -49,6 +49,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     configure_logging(settings.log_level)
     self_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    if ":" in self_host:  # an IPv6 address goes in brackets in a URL (RFC 3986)
+        self_host = f"[{self_host}]"
     try:
         app = create_app(settings, self_url=f"http://{self_host}:{args.port}")
     except ConfigError as exc:
@@ -176,8 +178,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser(
         "serve", help="run the gateway (the embedded demo when no source is configured)"
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; the demo refuses a non-loopback one)",
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes (default 1; see the README's benchmark)")  # fmt: skip
     serve.add_argument("--no-access-log", dest="access_log", action="store_false",
@@ -200,7 +206,11 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=float, default=12 * 3600, help="seconds (default 12 h)")
     token.set_defaults(func=_token)
 
-    schema = sub.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema = sub.add_parser(
+        "schema",
+        help="print the GraphQL schema (SDL)",
+        description="Print the served GraphQL schema (SDL); schema/minplan.graphql holds it.",
+    )
     schema.set_defaults(func=_schema)
     return parser
 

@@ -73,7 +73,7 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
     def _is_playground(self, request: Request) -> bool:
         return (
             self.graphql_ide is not None
-            and request.method == "GET"
+            and request.method in ("GET", "HEAD")
             and "text/html" in request.headers.get("accept", "")
             and "query" not in request.query_params
         )

@@ -4,6 +4,11 @@ A package exists when an active Condition of its kind exists. An item belongs to
 of a diagnosis code it carries, or of the ``Condition/{id}`` it references in the
 ``diagnoses`` source; an item that fits no package of the patient's goes to ``unassigned``.
 An item fitting two packages (say an appointment for COPD and back pain) shows in both.
+
+(v2) A package's course is its CarePlan with status ``active`` or ``on-hold`` (the latest
+``created`` if several), else its latest-created ``completed`` one; ``draft`` and
+``revoked`` plans are no course, and a CarePlan of no package is shown nowhere.
+Medication is placed like any item; measurements by their own rules (plans/measurements.py).
 """
 
 from __future__ import annotations
@@ -13,19 +18,25 @@ from datetime import UTC, datetime
 
 from core.records import (
     AppointmentRecord,
+    CourseRecord,
     DiagnosisRecord,
     GoalRecord,
     HealthLiteracyRecord,
     JournalNoteRecord,
+    MeasurementRecord,
+    MedicationRecord,
     PreventionOfferRecord,
     Record,
     TriageRecord,
 )
+from plans.measurements import place_measurements
 from plans.model import CarePackage, PackageKind, PlanSection
 
 __all__ = ["assemble_packages", "package_kind"]
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+#: CarePlan statuses that make a course ahead of a completed one.
+_CURRENT = frozenset({"active", "on-hold"})
 
 
 def package_kind(code: str) -> PackageKind | None:
@@ -95,11 +106,16 @@ def assemble_packages(
                 kinds[kind] = None
         return [packages[k] for k in kinds]
 
+    measurements: list[MeasurementRecord] = []
     for source, records in by_source.items():
         if source == "diagnoses":
             continue
         for record in records:
-            _place(record, homes(record), unassigned, packages)
+            if isinstance(record, MeasurementRecord):
+                measurements.append(record)  # placed by the goals, so after them
+            else:
+                _place(record, homes(record), unassigned, packages)
+    place_measurements(measurements, packages, condition_kind, unassigned)
 
     for section in (*packages.values(), unassigned):
         _sort(section)
@@ -127,6 +143,12 @@ def _place(
             if current is None or _aware(record.answered_at) > _aware(current.answered_at):
                 package.health_literacy = record
         return
+    if isinstance(record, CourseRecord):
+        if record.may_be_course:  # a CarePlan of no package is no course of any
+            for package in targets:
+                if package.course is None or _course_rank(record) > _course_rank(package.course):
+                    package.course = record
+        return
     sections: list[PlanSection] = list(targets) or [unassigned]
     for section in sections:
         if isinstance(record, AppointmentRecord):
@@ -137,6 +159,15 @@ def _place(
             section.goals.append(record)
         elif isinstance(record, PreventionOfferRecord):
             section.prevention_offers.append(record)
+        elif isinstance(record, MedicationRecord):
+            section.medications.append(record)
+
+
+def _course_rank(course: CourseRecord) -> tuple[bool, datetime, str]:
+    # active/on-hold beat completed; then the latest created (none: oldest); then the id,
+    # so two plans created at once still give the same course on every read.
+    created = _aware(course.plan_created_at) if course.plan_created_at else _EPOCH
+    return course.status in _CURRENT, created, course.source_id
 
 
 def _sort(section: PlanSection) -> None:
@@ -151,3 +182,13 @@ def _sort(section: PlanSection) -> None:
     )
     section.diagnoses.sort(key=lambda d: (d.code, d.source_id))
     section.prevention_offers.sort(key=lambda p: (p.title, p.source_id))
+    # Values newest first; medication active first, then newest start first (none: last).
+    section.measurements.sort(key=lambda m: (_aware(m.at), m.source_id), reverse=True)
+    section.medications.sort(
+        key=lambda m: (
+            m.status != "active",
+            m.start is None,
+            -m.start.toordinal() if m.start else 0,
+            m.source_id,
+        )
+    )

@@ -44,12 +44,15 @@ __all__ = [
 #: The source whose Consents are the rules.
 CONSENT_SOURCE = "consent"
 
-#: The consent classes (``Consent.provision.class[].code``), i.e. the plan sections a block covers.
-ALL_CLASSES: tuple[str, ...] = ("diagnoses", "appointments", "journal", "goals", "prevention")
+#: The consent classes (``Consent.provision.class[].code``), i.e. the plan sections a block
+#: covers; version 2's ``measurements`` and ``medication`` last, as the contract lists them.
+ALL_CLASSES: tuple[str, ...] = (
+    "diagnoses", "appointments", "journal", "goals", "prevention", "measurements", "medication",
+)  # fmt: skip
 
-#: The consent class covering each source's data. Triage (careplan) and health literacy (pro)
-#: have no class of their own: they belong to the care plan's agreements, so a block of
-#: ``goals`` hides them too (fail closed).
+#: The consent class covering each source's data. Triage and the course (careplan) and health
+#: literacy (pro) have no class of their own: they belong to the care plan's agreements, so a
+#: block of ``goals`` hides them too (fail closed). A source not named here is never shown.
 SOURCE_CLASS: dict[str, str] = {
     "diagnoses": "diagnoses",
     "appointments": "appointments",
@@ -57,6 +60,8 @@ SOURCE_CLASS: dict[str, str] = {
     "careplan": "goals",
     "pro": "goals",
     "prevention": "prevention",
+    "observations": "measurements",
+    "medication": "medication",
 }
 
 
@@ -255,20 +260,15 @@ def may_see(access: Access, record: Record) -> bool:
     """Withheld items stay with their custodian organisation, emergency or not."""
     if not record.withheld:
         return True
-    return (
-        access.kind is ViewerKind.CLINICIAN
-        and record.custodian is not None
-        and (record.custodian == access.viewer_org)
-    )
+    clinician = access.kind is ViewerKind.CLINICIAN
+    return clinician and record.custodian is not None and record.custodian == access.viewer_org
 
 
 def filter_records(
     access: Access, by_source: Mapping[str, Sequence[Record]]
 ) -> tuple[dict[str, list[Record]], bool]:
     """The records this access may see, by source, and whether anything was removed.
-
-    Consent records themselves never pass: they are the rules, not the plan.
-    """
+    Consent records themselves never pass (no class): they are the rules, not the plan."""
     visible: dict[str, list[Record]] = {}
     restricted = bool(access.denied)
     for source, records in by_source.items():

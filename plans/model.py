@@ -8,15 +8,18 @@ from datetime import datetime
 
 from core.records import (
     AppointmentRecord,
+    CourseRecord,
     DiagnosisRecord,
     GoalRecord,
     HealthLiteracyRecord,
     JournalNoteRecord,
+    MeasurementRecord,
+    MedicationRecord,
     PreventionOfferRecord,
     TriageRecord,
 )
 
-__all__ = ["CarePackage", "PackageKind", "Plan", "PlanSection", "SourceStatus"]
+__all__ = ["CarePackage", "Measurement", "PackageKind", "Plan", "PlanSection", "SourceStatus"]
 
 
 class PackageKind(enum.Enum):
@@ -24,6 +27,18 @@ class PackageKind(enum.Enum):
     LOW_BACK_PAIN = "LOW_BACK_PAIN"
     TYPE2_DIABETES = "TYPE2_DIABETES"
     HEART_DISEASE = "HEART_DISEASE"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement(MeasurementRecord):
+    """A value as placed in one section: with the target of that package's goal for its code.
+
+    The same Observation may sit in two packages with two targets, so the target belongs to
+    the placement, not to the record (contract §1, v2).
+    """
+
+    target: str | None = None
+    on_target: bool | None = None  # None: no goal gives a comparable target
 
 
 @dataclass(slots=True)
@@ -35,6 +50,8 @@ class PlanSection:
     appointments: list[AppointmentRecord] = field(default_factory=list)
     journal_notes: list[JournalNoteRecord] = field(default_factory=list)
     prevention_offers: list[PreventionOfferRecord] = field(default_factory=list)
+    measurements: list[Measurement] = field(default_factory=list)  # newest first
+    medications: list[MedicationRecord] = field(default_factory=list)  # active first
 
 
 @dataclass(slots=True)
@@ -43,6 +60,7 @@ class CarePackage(PlanSection):
     kind: PackageKind = PackageKind.COPD
     triage: TriageRecord | None = None
     health_literacy: HealthLiteracyRecord | None = None
+    course: CourseRecord | None = None  # the package's CarePlan, chosen by plans/assembly.py
 
 
 @dataclass(frozen=True, slots=True)

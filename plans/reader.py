@@ -104,12 +104,15 @@ class PlanReader:
         needs: Collection[str],
         emergency_reason: str | None = None,
         request_id: str | None = None,
+        also: Sequence[SearchKey] = (),
     ) -> Plan:
         """The plan of the patient ``cpr`` names, as ``viewer`` may see it; the read logged.
 
         Only the searches of the sources in ``needs`` are made (those configured), and the
         consent source's when the viewer is not the patient, whatever ``needs`` says: so
-        ``sources``, ``restricted`` and every section are over what was asked.
+        ``sources``, ``restricted`` and every section are over what was asked. ``also``
+        names on-demand searches the query needs (``("careplan", "CarePlan")`` for the
+        course); one of a source that is not configured is not made.
 
         Raises:
             Forbidden, ConsentUnavailable, BadUserInput: as :meth:`authorise`.
@@ -118,7 +121,7 @@ class PlanReader:
         request = request_access(viewer, cpr, emergency_reason=emergency_reason)
         patient = request.patient
         deadline_at = asyncio.get_running_loop().time() + self.deadline
-        keys = self._keys_for(needs, consent=request.needs_consents)
+        keys = self._keys_for(needs, also, consent=request.needs_consents)
         if request.consents_first:
             access = await self._decide(request, loaders)
             fetches = self._start_fetches(loaders, patient, keys)
@@ -164,10 +167,15 @@ class PlanReader:
         consents = [r for r in consent.records if isinstance(r, ConsentRecord)]
         return request.decide(consents if consent.ok else None)
 
-    def _keys_for(self, needs: Collection[str], *, consent: bool) -> tuple[SearchKey, ...]:
-        """The configured searches of ``needs``; consent's only when ``consent`` says so."""
+    def _keys_for(
+        self, needs: Collection[str], also: Sequence[SearchKey], *, consent: bool
+    ) -> tuple[SearchKey, ...]:
+        """The configured searches of ``needs`` and ``also``; consent's only if ``consent``."""
         wanted = set(needs) - {CONSENT_SOURCE} | ({CONSENT_SOURCE} if consent else set())
-        return tuple(key for key in self.search_keys if key[0] in wanted)
+        configured = {source for source, _ in self.search_keys}
+        keys = [key for key in self.search_keys if key[0] in wanted]
+        keys += [key for key in also if key[0] in configured and key[0] != CONSENT_SOURCE]
+        return tuple(dict.fromkeys(keys))
 
     @staticmethod
     def _start_fetches(

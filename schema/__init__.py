@@ -37,6 +37,7 @@ from .extensions import (
     mask_unexpected_errors,
 )
 from .query import Query
+from .types.care import Course, Measurement, Medication
 from .types.items import (
     Appointment,
     Diagnosis,
@@ -50,6 +51,9 @@ from .types.items import (
 __all__ = ["SDL_PATH", "Context", "build_schema", "export_sdl"]
 
 SDL_PATH = Path(__file__).with_name("minplan.graphql")
+#: Every type that implements ``Sourced``, so a fragment on the interface can name them all.
+_ITEM_TYPES = [Diagnosis, Triage, Goal, Appointment, JournalNote, PreventionOffer, HealthLiteracy]
+_ITEM_TYPES += [Course, Measurement, Medication]
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +179,7 @@ def build_schema(
     ]
     return MinPlanSchema(
         query=Query,
-        types=[Diagnosis, Triage, Goal, Appointment, JournalNote, PreventionOffer, HealthLiteracy],
+        types=_ITEM_TYPES,
         extensions=list(extensions),
         execution_context_class=AcyclicExecutionContext,
         document_cache=documents,

@@ -85,14 +85,16 @@ class Query:
         self, info: Info, cpr: PatientCpr = None, emergency_reason: EmergencyReason = None
     ) -> Plan:
         ctx = info.context
+        # Not info.selected_fields: it expands every fragment spread anew, 2^n for a chain
+        # of fragments that spread the next one twice.
+        needs = plan_needs(info._raw_info.field_nodes, info._raw_info.fragments)
         try:
             plan = await ctx.plans.read(
                 ctx.viewer,
                 cpr,
                 ctx.loaders,
-                # Not info.selected_fields: it expands every fragment spread anew, 2^n for
-                # a chain of fragments that spread the next one twice.
-                needs=plan_needs(info._raw_info.field_nodes, info._raw_info.fragments),
+                needs=needs.sources,
+                also=needs.searches,
                 emergency_reason=emergency_reason,
                 request_id=ctx.request_id,
             )

@@ -1,10 +1,11 @@
 """Which sources a ``plan`` query needs, from its selection (contract §6).
 
 :data:`FIELD_SOURCES` is the one table: each field of ``Plan``, ``CarePackage`` and
-``PlanSection``, by its GraphQL name, and the sources its data (or what is computed for
-it) comes from. Adding a field is one line here; a test fails for a field without one.
-The consent source is not in it: the domain asks consent whenever the viewer is not the
-patient, whatever the query selects.
+``PlanSection``, by its GraphQL name, and what its data (or what is computed for it) comes
+from: a source name (the searches every plan read of it makes), or one on-demand search
+such as :data:`COURSE_SEARCH`. Adding a field is one line here; a test fails for a field
+without one. The consent source is not in it: the domain asks consent whenever the viewer
+is not the patient, whatever the query selects.
 
 :func:`plan_needs` walks the ``plan`` field's selection, fragments and inline fragments
 included (aliases do not matter, type conditions are always ``Plan``, ``CarePackage`` or
@@ -16,6 +17,7 @@ or ``@include`` counts as selected: asking a source too many is the safe side.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 from graphql import (
     FieldNode,
@@ -27,10 +29,16 @@ from graphql import (
 
 from core.sources import SOURCE_NAMES
 
-__all__ = ["FIELD_SOURCES", "SECTION_FIELDS", "plan_needs"]
+__all__ = ["COURSE_SEARCH", "FIELD_SOURCES", "SECTION_FIELDS", "PlanNeeds", "plan_needs"]
 
-#: GraphQL field name (on Plan, CarePackage, PlanSection) → the sources it needs.
-FIELD_SOURCES: dict[str, tuple[str, ...]] = {
+#: A source's name, or one search of it (source, FHIR resource type) made only when needed.
+Need = str | tuple[str, str]
+
+#: The on-demand search behind ``CarePackage.course`` (contract §6: asked only when selected).
+COURSE_SEARCH: tuple[str, str] = ("careplan", "CarePlan")
+
+#: GraphQL field name (on Plan, CarePackage, PlanSection) → what it needs.
+FIELD_SOURCES: dict[str, tuple[Need, ...]] = {
     # Plan. `id` is the view (consent's decision); `restricted` is over what was asked.
     "id": (),
     "cpr": (),
@@ -48,8 +56,8 @@ FIELD_SOURCES: dict[str, tuple[str, ...]] = {
     "triage": ("careplan",),
     "healthLiteracy": ("pro",),
     "preventionOffers": ("prevention",),
-    # v2 (harmless before the fields exist): goals place and target measurements.
-    "course": ("careplan",),
+    # v2: the course is a CarePlan (placed by its diagnoses); goals place and target values.
+    "course": (COURSE_SEARCH,),
     "measurements": ("observations", "careplan"),
     "medications": ("medication",),
     "alerts": ("appointments", "careplan", "observations"),  # contract §5: what alerts read
@@ -59,12 +67,20 @@ FIELD_SOURCES: dict[str, tuple[str, ...]] = {
 #: Plan fields whose type is a package or section: their selections are walked too.
 SECTION_FIELDS = frozenset({"packages", "unassigned"})
 
-_EVERY_SOURCE = frozenset(SOURCE_NAMES)
+#: What a field the table misses needs: everything.
+_EVERYTHING: tuple[Need, ...] = (*SOURCE_NAMES, COURSE_SEARCH)
+
+
+class PlanNeeds(NamedTuple):
+    """What a plan read must ask: sources (their plan searches) and on-demand searches."""
+
+    sources: frozenset[str]
+    searches: tuple[tuple[str, str], ...]
 
 
 def plan_needs(
     field_nodes: Iterable[FieldNode], fragments: Mapping[str, FragmentDefinitionNode]
-) -> frozenset[str]:
+) -> PlanNeeds:
     """The sources the selection of a ``plan`` field needs.
 
     Args:
@@ -79,7 +95,8 @@ def plan_needs(
         if node.selection_set is not None
         for selection in node.selection_set.selections
     )
-    return frozenset(walk.needs)
+    sources = frozenset(n for n in walk.needs if isinstance(n, str))
+    return PlanNeeds(sources, tuple(sorted(n for n in walk.needs if not isinstance(n, str))))
 
 
 class _Walk:
@@ -92,7 +109,7 @@ class _Walk:
 
     def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
         self.fragments = fragments
-        self.needs: set[str] = set()
+        self.needs: set[Need] = set()
         self.read: set[str] = set()
 
     def selections(self, nodes: Iterable[SelectionNode]) -> None:
@@ -112,6 +129,6 @@ class _Walk:
         name = node.name.value
         sources = FIELD_SOURCES.get(name)
         # A field the table misses asks everything: never an empty section by mistake.
-        self.needs.update(_EVERY_SOURCE if sources is None else sources)
+        self.needs.update(_EVERYTHING if sources is None else sources)
         if name in SECTION_FIELDS and node.selection_set is not None:
             self.selections(node.selection_set.selections)

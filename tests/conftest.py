@@ -35,11 +35,13 @@ query Full($cpr: String) {
       id kind
       diagnoses { sourceId } triage { sourceId } goals { sourceId }
       appointments { sourceId } journalNotes { sourceId } preventionOffers { sourceId }
-      healthLiteracy { sourceId }
+      healthLiteracy { sourceId } course { sourceId } measurements { sourceId }
+      medications { sourceId }
     }
     unassigned {
       diagnoses { sourceId } goals { sourceId } appointments { sourceId }
-      journalNotes { sourceId } preventionOffers { sourceId }
+      journalNotes { sourceId } preventionOffers { sourceId } measurements { sourceId }
+      medications { sourceId }
     }
   }
 }
@@ -190,3 +192,12 @@ class FaultyTransport(httpx.AsyncBaseTransport):
 def faulty() -> FaultyTransport:
     """A FaultyTransport in front of the demo sources; pass as ``make_gateway(transport=…)``."""
     return FaultyTransport(httpx.ASGITransport(app=create_sources_app()))
+
+
+@pytest.fixture
+def make_v2_gateway(make_gateway: MakeGateway) -> MakeGateway:
+    """``make_gateway``: it wires the v2 sources ``observations`` and ``medication`` too,
+    as every source with a connector (the name stays for the tests that say they need them).
+    """
+    assert {"observations", "medication"} <= set(READABLE_SOURCES)
+    return make_gateway

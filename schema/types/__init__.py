@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .care import Course, Measurement, MeasurementOrigin, Medication, Organisation
 from .items import (
     Appointment,
     AppointmentStatus,
@@ -22,10 +23,15 @@ __all__ = [
     "Appointment",
     "AppointmentStatus",
     "CarePackage",
+    "Course",
     "Diagnosis",
     "Goal",
     "HealthLiteracy",
     "JournalNote",
+    "Measurement",
+    "MeasurementOrigin",
+    "Medication",
+    "Organisation",
     "PackageKind",
     "Plan",
     "PlanSection",

@@ -9,6 +9,7 @@ import strawberry
 
 from plans import model
 
+from .care import Course, Measurement, Medication
 from .items import (
     Appointment,
     AppointmentStatus,
@@ -32,6 +33,7 @@ strawberry.enum(
 )
 
 _APPOINTMENTS_DOC = "Appointments by start, oldest first; `status` keeps only those statuses."
+_MEDICATIONS_DOC = "Medication: the active first, then by start, newest first."
 
 StatusFilter = Annotated[
     list[AppointmentStatus] | None,
@@ -63,6 +65,15 @@ class PlanSection:
     goals: list[Goal] = strawberry.field(description="Goals by due date.")
     journal_notes: list[JournalNote] = strawberry.field(description="Notes, newest first.")
     prevention_offers: list[PreventionOffer] = strawberry.field(description="Offers.")
+    measurements: list[Measurement] = strawberry.field(
+        description=(
+            "Values that belong to no package (no focus on a package's diagnosis, and no "
+            "goal the viewer sees measures them), newest first; they carry no target."
+        )
+    )
+    medications: list[Medication] = strawberry.field(
+        description=f"{_MEDICATIONS_DOC} Those prescribed for no package's diagnosis."
+    )
 
     @strawberry.field(description=_APPOINTMENTS_DOC)
     def appointments(self, status: StatusFilter = None) -> list[Appointment]:
@@ -90,6 +101,22 @@ class CarePackage:
     prevention_offers: list[PreventionOffer] = strawberry.field(description="Offers.")
     health_literacy: HealthLiteracy | None = strawberry.field(
         description="The latest health-literacy score, if the patient answered."
+    )
+    course: Course | None = strawberry.field(
+        description=(
+            "The care plan of this package, if one is made: its coordinator, status and "
+            "controls. Null when there is none, or the viewer may not see `goals`."
+        )
+    )
+    measurements: list[Measurement] = strawberry.field(
+        description=(
+            "Disease values of this package, newest first: those whose focus is one of its "
+            "diagnoses, else those a goal of the package measures; each with that goal's "
+            "target."
+        )
+    )
+    medications: list[Medication] = strawberry.field(
+        description=f"{_MEDICATIONS_DOC} Those prescribed for this package's diagnoses."
     )
 
     @strawberry.field(description=_APPOINTMENTS_DOC)

@@ -355,6 +355,18 @@ async def test_a_plain_playground_page_has_the_same_headers(make_gateway: MakeGa
     assert page.headers["x-frame-options"] == "DENY"
 
 
+async def test_a_head_request_for_the_playground_shows_its_headers(
+    make_gateway: MakeGateway,
+) -> None:
+    # `curl -I` is how people check headers: it must see the page's, not a 401.
+    async with make_gateway() as gw:
+        head = await gw.client.head("/graphql", headers={"Accept": "text/html"})
+    assert head.status_code == 200
+    assert head.headers["x-frame-options"] == "DENY"
+    assert "'nonce-" in head.headers["content-security-policy"]
+    assert head.content == b""
+
+
 @pytest.mark.parametrize(
     "path",
     ["/", "/graphql/", "/healthz/", "/metrics/", "/readyz/", "//evil.example/graphql",

@@ -315,6 +315,27 @@ def test_goals_block_covers_triage_and_health_literacy_sources() -> None:
     assert restricted
 
 
+def test_the_v2_classes_come_last_in_the_contracts_order() -> None:
+    assert ALL_CLASSES[-2:] == ("measurements", "medication")
+    assert len(set(ALL_CLASSES)) == len(ALL_CLASSES) == 7
+
+
+@pytest.mark.parametrize(
+    ("blocked", "hidden"),
+    [
+        pytest.param("measurements", {"observations"}, id="measurements-hide-observations"),
+        pytest.param("medication", {"medication"}, id="medication-hides-medication"),
+        pytest.param("goals", {"careplan"}, id="goals-hide-the-course-with-careplan"),
+    ],
+)
+def test_v2_sources_by_class(blocked: str, hidden: set[str]) -> None:
+    sources = {"observations": [goal("o")], "medication": [goal("m")], "careplan": [goal("c")]}
+    access = access_of(clinician(GP), [consent("deny", GP, classes=(blocked,))])
+    visible, restricted = filter_records(access, sources)
+    assert set(visible) == set(sources) - hidden
+    assert restricted
+
+
 def test_unknown_source_is_dropped() -> None:
     visible, _ = filter_records(access_of(citizen(PATIENT), []), {"mystery": [goal("x")]})
     assert visible == {}

@@ -7,8 +7,11 @@ The oracle below is written from contract §3 alone, not from ``plans.consent``:
 - a clinician sees no withheld item unless their organisation (SOR) is its custodian, and
   nothing of a section an active ``deny`` Consent naming their organisation covers (all
   sections when it names none), unless they give an ``emergencyReason``;
-- triage and health literacy are part of the care plan's agreements (``goals``), and a
-  class the gateway does not know blocks everything: both fail closed.
+- triage, health literacy and the course are part of the care plan's agreements
+  (``goals``), and a class the gateway does not know blocks everything: both fail closed;
+- (v2) values (``measurements``) and medicines (``medication``) are sections of their own;
+  a value's ``target`` is the target text of a goal the viewer may see, never another's
+  (each goal here has a target text of its own, so the text names the goal).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 CPRS = ("0101521234", "2307481234", "1508791234")
 ORGS = ("380101000016003", "265161000016000", "469401000016002")
 STRANGER_ORG = "999901000016009"
-CLASSES = ("diagnoses", "appointments", "journal", "goals", "prevention")
+CLASSES = ("diagnoses", "appointments", "journal", "goals", "prevention", "measurements",
+           "medication")  # fmt: skip
+FEV1 = ("http://loinc.org", "20150-9")
 #: FHIR type → (source, consent class).
 KINDS: dict[str, tuple[str, str]] = {
     "Condition": ("diagnoses", "diagnoses"),
@@ -38,9 +43,14 @@ KINDS: dict[str, tuple[str, str]] = {
     "RiskAssessment": ("careplan", "goals"),
     "QuestionnaireResponse": ("pro", "goals"),
     "ServiceRequest": ("prevention", "prevention"),
+    "CarePlan": ("careplan", "goals"),
+    "Observation": ("observations", "measurements"),
+    "MedicationStatement": ("medication", "medication"),
 }
-#: Items that, when visible, always show (the rest show only as the latest of their kind).
-ALWAYS_SHOWN = {"Appointment", "DocumentReference", "Goal", "ServiceRequest"}
+#: Items that, when visible, always show (the rest show only as the latest or best of their
+#: kind in a package: triage, health literacy, the course).
+ALWAYS_SHOWN = {"Appointment", "DocumentReference", "Goal", "ServiceRequest", "Observation",
+                "MedicationStatement"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -146,8 +156,17 @@ def coding(code: str | None) -> list[dict[str, Any]]:
     return [{"coding": [{"system": ICD10, "code": code}]}] if code else []
 
 
-def resource(rid: str, cpr: str, item: Item) -> dict[str, Any]:
+def goal_target(rid: str) -> str:
+    """The target text of goal ``rid``: its own, so a value's target names the goal."""
+    _kind, patient, n = rid.split("-")
+    return f"≥ {int(patient) * 100 + int(n) + 1} L"
+
+
+def resource(rid: str, cpr: str, item: Item, conditions: list[str]) -> dict[str, Any]:
+    """``conditions``: the patient's Condition ids; Goals address them all, and an Observation
+    with a code has them as its focus (one without is placed by the goals)."""
     res: dict[str, Any] = {"resourceType": item.kind, "id": rid}
+    refs = [{"reference": f"Condition/{c}"} for c in conditions]
     res["subject"] = {"identifier": {"system": CPR_SYS, "value": cpr}}
     at = "2027-01-04T09:00:00+01:00"
     if item.kind == "Condition":
@@ -163,6 +182,19 @@ def resource(rid: str, cpr: str, item: Item) -> dict[str, Any]:
             res["custodian"] = {"identifier": identifier(item.custodian)}
     elif item.kind == "Goal":
         res |= {"lifecycleStatus": "active", "description": {"text": f"Mål {rid}"}}
+        aim = float(goal_target(rid).split()[1])
+        measure = {"coding": [{"system": FEV1[0], "code": FEV1[1]}]}
+        quantity = {"value": aim, "comparator": ">=", "unit": "L"}
+        res |= {"addresses": refs, "target": [{"measure": measure, "detailQuantity": quantity}]}
+    elif item.kind == "CarePlan":
+        res |= {"status": "active", "intent": "plan", "created": at, "category": coding(item.code)}
+    elif item.kind == "Observation":
+        res |= {"status": "final", "effectiveDateTime": at, "focus": refs if item.code else []}
+        res["code"] = {"coding": [{"system": FEV1[0], "code": FEV1[1]}]}
+        res["valueQuantity"] = {"value": 5, "unit": "L"}
+    elif item.kind == "MedicationStatement":
+        res |= {"status": "active", "reasonCode": coding(item.code)}
+        res["medicationCodeableConcept"] = {"text": f"Medicin {rid}"}
     elif item.kind == "RiskAssessment":
         risk = {"coding": [{"system": "urn:minplan:triage", "code": "red"}]}
         res |= {"occurrenceDateTime": at, "prediction": [{"qualitativeRisk": risk}]}
@@ -200,14 +232,17 @@ def consent_resource(rid: str, cpr: str, c: ConsentSpec) -> dict[str, Any]:
 
 FRAGMENTS = """
 fragment Src on Sourced { source sourceId }
+fragment Val on Measurement { ...Src target onTarget }
 fragment Pkg on CarePackage {
   id kind diagnoses { ...Src code } triage { ...Src level } goals { ... on Goal { sourceId } }
+  course { ...Src status } measurements { ...Val } medications { ...Src name }
   journalNotes { ...Src text } preventionOffers { ...Src } healthLiteracy { ...Src score }
   appointments { ...Src } booked: appointments(status: [BOOKED]) { ... on Sourced { sourceId } }
 }
 fragment Sec on PlanSection {
   diagnoses { ...Src } goals { ...Src } journalNotes { n: sourceId text }
-  preventionOffers { ...Src } appointments { ...Src }
+  preventionOffers { ...Src } appointments { ...Src } measurements { ...Val }
+  medications { ...Src }
 }
 fragment Everything on Plan {
   restricted packages { ...Pkg } unassigned { ...Sec }
@@ -250,16 +285,27 @@ def seen_ids(node: Any) -> set[str]:
     return found
 
 
+def values(node: Any) -> list[dict[str, Any]]:
+    """Every Measurement in a response (the objects that carry ``onTarget``)."""
+    if isinstance(node, list):
+        return [v for item in node for v in values(item)]
+    if isinstance(node, dict):
+        own = [node] if "onTarget" in node else []
+        return own + [v for item in node.values() for v in values(item)]
+    return []
+
+
 def serve(data: Patients) -> tuple[dict[str, list[dict[str, Any]]], dict[str, tuple[str, Item]]]:
     """The FHIR resources of every source, and each item id's (patient, item)."""
     resources: dict[str, list[dict[str, Any]]] = {s: [] for s, _ in KINDS.values()}
     resources["consent"] = []
     owner: dict[str, tuple[str, Item]] = {}
     for p, (cpr, (its, rules)) in enumerate(data.items()):
+        conditions = [f"condition-{p}-{n}" for n, it in enumerate(its) if it.kind == "Condition"]
         for n, item in enumerate(its):
             rid = f"{item.kind.lower()}-{p}-{n}"
             owner[rid] = (cpr, item)
-            resources[KINDS[item.kind][0]].append(resource(rid, cpr, item))
+            resources[KINDS[item.kind][0]].append(resource(rid, cpr, item, conditions))
         for n, rule in enumerate(rules):
             resources["consent"].append(consent_resource(f"consent-{p}-{n}", cpr, rule))
     return resources, owner
@@ -287,6 +333,12 @@ def check(
         seen = seen_ids(body["data"][alias])
         event("read, items seen" if seen else "read, nothing to see")
         assert seen <= allowed, f"{alias}: leaked {seen - allowed}"
+        goals_seen = {goal_target(r) for r in allowed if owner[r][1].kind == "Goal"}
+        for value in values(body["data"][alias]):
+            if value["target"] is not None:
+                event("a value with a target")
+            assert value["target"] in goals_seen | {None}, f"{alias}: a target of a hidden goal"
+            assert value["target"] is not None or value["onTarget"] is None
         if alias == "again":
             continue
         shown = {
@@ -325,6 +377,18 @@ def block(org: str, *classes: str, active: bool = True) -> ConsentSpec:
 
 PLENTY = [COPD, note(GP), note(HOSPITAL), note(GP, withheld=False), *map(of, sorted(KINDS))]
 EMPTY: tuple[list[Item], list[ConsentSpec]] = ([], [])
+#: Values placed and targeted by goals, one goal withheld (its target must never show).
+UNFOCUSED = Item(
+    "Observation", None, withheld=False, label_in_meta=True, custodian=None, active=True
+)
+TARGETED = [
+    COPD,
+    of("Goal", withheld=True),
+    of("Goal"),
+    of("Observation"),
+    UNFOCUSED,
+    of("CarePlan"),
+]
 
 
 def scenario(items: list[Item], rules: list[ConsentSpec]) -> Patients:
@@ -343,6 +407,12 @@ def scenario(items: list[Item], rules: list[ConsentSpec]) -> Patients:
 @example(scenario(PLENTY, [block(HOSPITAL, "journal")]), Viewer(None, HOSPITAL, " "), P0, P0)
 @example(scenario([note(HOSPITAL, system="urn:x")], []), Viewer(None, HOSPITAL, None), P0, P0)
 @example(scenario([of("Goal", withheld=True)], []), Viewer(None, GP, None), P0, P0)
+@example(
+    scenario(PLENTY, [block(GP, "measurements", "medication")]), Viewer(None, GP, None), P0, P0
+)
+@example(scenario(TARGETED, []), Viewer(None, GP, None), P0, P0)
+@example(scenario(TARGETED, []), Viewer(P0, None, None), P0, P0)
+@example(scenario(TARGETED, [block(HOSPITAL, "goals")]), Viewer(None, HOSPITAL, None), P0, P0)
 @settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     max_examples=60,
@@ -350,11 +420,11 @@ def scenario(items: list[Item], rules: list[ConsentSpec]) -> Patients:
 )
 @given(data=patients, viewer=viewers, a=st.sampled_from(CPRS), b=st.sampled_from(CPRS))
 async def test_no_viewer_ever_receives_a_denied_item(
-    make_gateway: MakeGateway, data: Patients, viewer: Viewer, a: str, b: str
+    make_v2_gateway: MakeGateway, data: Patients, viewer: Viewer, a: str, b: str
 ) -> None:
     resources, owner = serve(data)
     variables = {"a": a, "b": b, "reason": viewer.reason}
-    async with make_gateway(resources=resources) as gw:
+    async with make_v2_gateway(resources=resources) as gw:
         token = gw.clinician(viewer.org) if viewer.org else gw.citizen(viewer.cpr or "")
         one = await gw.data(ONE_PATIENT, token, variables)
         two = await gw.data(TWO_PATIENTS, token, variables)

@@ -22,7 +22,13 @@ from demo.people import (
     PATIENT_COPD,
     PROXY_OF_BOTH,
 )
-from schema.selection import FIELD_SOURCES, SECTION_FIELDS, plan_needs
+from schema.selection import (
+    COURSE_SEARCH,
+    FIELD_SOURCES,
+    SECTION_FIELDS,
+    PlanNeeds,
+    plan_needs,
+)
 from tests.conftest import FULL_PLAN, Gateway, MakeGateway
 
 DX = ("diagnoses", "Condition")
@@ -33,7 +39,11 @@ RISK = ("careplan", "RiskAssessment")
 PRO = ("pro", "QuestionnaireResponse")
 OFFERS = ("prevention", "ServiceRequest")
 CONSENT = ("consent", "Consent")
-ALL = [DX, APPTS, NOTES, GOALS, RISK, PRO, OFFERS]  # and consent, unless the patient reads
+CARE_PLANS = ("careplan", "CarePlan")
+VALUES = ("observations", "Observation")
+MEDICINES = ("medication", "MedicationStatement")
+#: Every search but consent's, which is asked unless the patient reads: 10, and 11 with it.
+ALL = [DX, APPTS, NOTES, GOALS, RISK, CARE_PLANS, PRO, OFFERS, VALUES, MEDICINES]
 
 SHAPES = [
     pytest.param(FULL_PLAN, ALL, id="full-plan"),
@@ -44,6 +54,13 @@ SHAPES = [
     pytest.param("{ packages { triage { level } } }", [DX, GOALS, RISK], id="triage"),
     pytest.param("{ packages { healthLiteracy { score } } }", [DX, PRO], id="health-literacy"),
     pytest.param("{ unassigned { preventionOffers { title } } }", [DX, OFFERS], id="offers"),
+    pytest.param("{ packages { course { status } } }", [DX, CARE_PLANS], id="course"),
+    pytest.param(
+        "{ packages { measurements { value onTarget } } }",
+        [DX, VALUES, GOALS, RISK],
+        id="measurements-and-their-goals",
+    ),
+    pytest.param("{ unassigned { medications { name } } }", [DX, MEDICINES], id="medications"),
     pytest.param(
         "{ ...P } fragment P on Plan { packages { ...K } } "
         "fragment K on CarePackage { goals { description } }",
@@ -185,18 +202,21 @@ def test_every_field_of_a_plan_and_its_sections_has_a_line_in_the_table() -> Non
 
 
 @pytest.mark.parametrize(
-    ("field", "sources"),
+    ("field", "needs"),
     [
-        pytest.param("course", {"careplan"}, id="course"),
-        pytest.param("measurements", {"observations", "careplan"}, id="measurements"),
-        pytest.param("medications", {"medication"}, id="medications"),
+        pytest.param("course", PlanNeeds(frozenset({"diagnoses"}), (COURSE_SEARCH,)), id="course"),
+        pytest.param(
+            "measurements",
+            PlanNeeds(frozenset({"diagnoses", "observations", "careplan"}), ()),
+            id="measurements",
+        ),
+        pytest.param(
+            "medications", PlanNeeds(frozenset({"diagnoses", "medication"}), ()), id="medications"
+        ),
     ],
 )
-def test_the_v2_fields_are_in_the_table_already(field: str, sources: set[str]) -> None:
-    assert set(FIELD_SOURCES[field]) == sources
-    assert plan_needs(*parse(f"{{ plan {{ packages {{ {field} {{ x }} }} }} }}")) == sources | {
-        "diagnoses"
-    }
+def test_the_v2_fields_need_what_contract_section_6_says(field: str, needs: PlanNeeds) -> None:
+    assert plan_needs(*parse(f"{{ plan {{ packages {{ {field} {{ x }} }} }} }}")) == needs
 
 
 def parse(query: str) -> tuple[list[graphql.FieldNode], dict[str, graphql.FragmentDefinitionNode]]:
@@ -220,7 +240,8 @@ def parse(query: str) -> tuple[list[graphql.FieldNode], dict[str, graphql.Fragme
 
 def test_a_field_the_table_misses_asks_every_source() -> None:
     needs = plan_needs(*parse("{ plan { packages { somethingNew { x } } } }"))
-    assert {"diagnoses", "journal", "observations", "medication"} <= needs
+    assert {"diagnoses", "journal", "observations", "medication"} <= needs.sources
+    assert COURSE_SEARCH in needs.searches
 
 
 def test_each_fragment_is_read_once_however_often_it_is_spread() -> None:
@@ -229,5 +250,5 @@ def test_each_fragment_is_read_once_however_often_it_is_spread() -> None:
     chain = "".join(f"fragment F{i} on Plan {{ ...F{i + 1} ...F{i + 1} }} " for i in range(depth))
     query = f"{{ plan {{ ...F0 }} }} {chain} fragment F{depth} on Plan {{ unassigned {{ goals }} }}"
     started = time.perf_counter()
-    assert plan_needs(*parse(query)) == {"diagnoses", "careplan"}
+    assert plan_needs(*parse(query)) == PlanNeeds(frozenset({"diagnoses", "careplan"}), ())
     assert time.perf_counter() - started < 1.0

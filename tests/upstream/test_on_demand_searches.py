@@ -1,8 +1,9 @@
 """On-demand searches (``CarePlan`` in ``careplan``): not made by a plan read, made when asked.
 
-Contract §6: a plan read asks only what its query needs. Until the reader asks for the
-course, a plan read makes the same eight searches as before; the CarePlan search is there,
-through the same pipeline (cache, resilience, metrics), for the loader that asks for it.
+Contract §6: a plan read asks only what its query needs. A plan read that does not select
+the course makes the same eight searches as before; the CarePlan search is there, through
+the same pipeline (cache, resilience, metrics), for the reader when a query selects
+``course`` (tests/schema/test_course_and_medication.py counts it).
 """
 
 from __future__ import annotations
