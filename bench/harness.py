@@ -5,7 +5,8 @@ row (the load generator's summary, plus CPU per plan of the target and of the so
 
 Every process runs from a snapshot of the code taken when the harness is made (copied to
 its temp dir, first on ``PYTHONPATH`` and the working directory), so that edits landing in
-the working tree during a run cannot mix two gateway versions into one table.
+the working tree during a run cannot mix two gateway versions into one table. A gateway
+can be started from another copy (``code=``), e.g. an older commit's (``bench/ab.py``).
 """
 
 from __future__ import annotations
@@ -26,12 +27,26 @@ from bench.gcprobe import read_stats
 from bench.procs import Proc, free_port, get_json
 from bench.synthetic import SOURCE_NAMES, cpr_for
 
-__all__ = ["PY", "Harness"]
+__all__ = ["IGNORE", "PACKAGES", "PY", "ROOT", "Harness", "code_hash", "code_packages"]
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def code_packages(root: Path) -> tuple[str, ...]:
+    """The gateway's top-level packages in ``root`` (every one but ``bench`` and ``tests``).
+
+    Read from the tree, not listed: a restructure that adds a package (``core``, ``plans``)
+    must not leave it out of the snapshot, where it would be imported from the work tree.
+    """
+    found = (p.name for p in root.iterdir() if (p / "__init__.py").is_file())
+    return tuple(sorted(name for name in found if name not in ("bench", "tests")))
+
+
 #: What the snapshot copies; all but ``bench`` make up the gateway's code version.
-PACKAGES = ("gateway", "connectors", "schema", "demo", "bench")
+PACKAGES = (*code_packages(ROOT), "bench")
+#: Left out of every copy.
+IGNORE = shutil.ignore_patterns("__pycache__", "results", "*.pyc")
 
 
 class Harness:
@@ -45,16 +60,22 @@ class Harness:
         self.gc_files: dict[int, Path] = {}
         self.res: dict[str, Any] = {"scenarios": [], "searches": {}, "slowest_source_ms": {}}
         self.code = self.tmp / "code"
-        ignore = shutil.ignore_patterns("__pycache__", "results", "*.pyc")
         for package in PACKAGES:
-            shutil.copytree(ROOT / package, self.code / package, ignore=ignore)
+            shutil.copytree(ROOT / package, self.code / package, ignore=IGNORE)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MINPLAN_")}
         self.env["PYTHONPATH"] = str(self.code)
         self.code_version = _code_version(self.code)
 
     # processes ---------------------------------------------------------------------------
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
-        proc = Proc(name, argv, log_dir=self.tmp, env=env or self.env, cwd=self.code)
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        *,
+        cwd: Path | None = None,
+    ) -> Proc:
+        proc = Proc(name, argv, log_dir=self.tmp, env=env or self.env, cwd=cwd or self.code)
         self.procs.append(proc)
         return proc
 
@@ -89,18 +110,25 @@ class Harness:
         *,
         extra_env: dict[str, str] | None = None,
         command: list[str] | None = None,
+        code: Path | None = None,
+        tag: str = "",
     ) -> tuple[Proc, str]:
         """``minplan serve`` on the synthetic sources; one worker runs under bench.gcprobe.
 
         ``command`` replaces what comes before ``serve`` (experiments); ``extra_env`` adds
-        or overrides ``MINPLAN_*`` settings.
+        or overrides ``MINPLAN_*`` settings. ``code`` runs the gateway from another copy
+        (first on ``PYTHONPATH`` and its working directory, which ``python -m`` puts first
+        on ``sys.path``; it needs its own ``bench``); ``tag`` names its log and access log.
         """
-        env = dict(self.env)
+        env, audit = dict(self.env), f"audit{tag}-{transport}-{workers}.sqlite3"
+        if code is not None:
+            env["PYTHONPATH"] = str(code)
+        port, name = free_port(), f"gateway{tag}-{transport}-{workers}w-ttl{ttl:g}"
         env |= {f"MINPLAN_SOURCE_{n.upper()}_URL": f"{self.src_url}/{n}" for n in SOURCE_NAMES}
         env |= {
             "MINPLAN_AUTH_ISSUER": "urn:minplan:dev-issuer",
             "MINPLAN_AUTH_JWKS_URL": (self.tmp / "jwks.json").as_uri(),
-            "MINPLAN_AUDIT_URL": f"sqlite:///{self.tmp / f'audit-{transport}-{workers}.sqlite3'}",
+            "MINPLAN_AUDIT_URL": f"sqlite:///{self.tmp / audit}",
             "MINPLAN_CACHE_URL": "memory://",
             "MINPLAN_PSEUDONYM_KEY": "bench-pseudonym-key-0123456789abcdef",
             "MINPLAN_CACHE_TTL": str(ttl),
@@ -108,14 +136,13 @@ class Harness:
             "MINPLAN_PLAYGROUND": "false",
             **(extra_env or {}),
         }
-        port, name = free_port(), f"gateway-{transport}-{workers}w-ttl{ttl:g}"
         gc_file = self.tmp / f"{name}.gc.json"
         if command is None:
             probe = [PY, "-m", "bench.gcprobe", str(gc_file)]
             command = probe if workers == 1 else [str(Path(PY).with_name("minplan"))]
         argv = [*command, "serve", "--host", "127.0.0.1", "--port", str(port)]
         argv += ["--workers", str(workers), "--no-access-log"]
-        proc = self.start(name, argv, env)
+        proc = self.start(name, argv, env, cwd=code)
         self.gc_files[proc.pid] = gc_file
         url = f"http://127.0.0.1:{port}"
         proc.wait_healthy(f"{url}/healthz")
@@ -261,13 +288,18 @@ class Harness:
         self.procs.clear()
 
 
-def _code_version(code: Path) -> dict[str, Any]:
-    """The snapshot's gateway code: a content hash, and the git commit it started from."""
+def code_hash(code: Path) -> str:
+    """A content hash of a copy's gateway code (its ``.py`` files but ``bench``'s)."""
     digest = hashlib.sha256()
     for path in sorted(code.rglob("*.py")):
         if path.relative_to(code).parts[0] != "bench":
             digest.update(str(path.relative_to(code)).encode() + b"\0" + path.read_bytes())
-    version: dict[str, Any] = {"sha256": digest.hexdigest()[:12]}
+    return digest.hexdigest()[:12]
+
+
+def _code_version(code: Path) -> dict[str, Any]:
+    """The snapshot's gateway code: a content hash, and the git commit it started from."""
+    version: dict[str, Any] = {"sha256": code_hash(code)}
     try:  # read-only git queries; the run does not need them
         head = subprocess.run(  # noqa: S603
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],  # noqa: S607

@@ -19,7 +19,7 @@ __all__ = ["py_spy", "start_py_spy", "summarize"]
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 _ROOT = str(Path(__file__).resolve().parent.parent)
-_PACKAGES = ("gateway/", "connectors/", "schema/")
+_PACKAGES = ("gateway/", "schema/", "plans/", "upstream/", "connectors/", "core/")
 #: Our own packages' frames: py-spy names files relative to their sys.path entry.
 _OURS = re.compile(rf"\((?:{re.escape(_ROOT)}/)?(?:{'|'.join(_PACKAGES)})")
 #: Stages of a request, by a frame that marks them; a sample counts if any frame matches.

@@ -1,5 +1,7 @@
 """The benchmark, end to end: ``python -m bench [--quick] [--profile]`` (or ``scripts/bench``).
 
+``--against REF`` runs the A/B of ``bench/ab.py`` instead: this tree's gateway against REF's.
+
 Starts the synthetic sources, bare strawberry, the bare floor and the gateway on loopback,
 runs the scenarios of the issue, prints a table with goals and writes
 ``bench/results/latest.json``. Every process it starts is stopped in ``finally``.
@@ -24,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.ab import render_ab, run_ab
 from bench.harness import Harness
 from bench.procs import Proc
 from bench.profile import py_spy, start_py_spy, summarize
@@ -190,8 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short scenarios, a smoke run")
     parser.add_argument("--profile", action="store_true", help="py-spy the gateway under (b)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    parser.add_argument("--against", metavar="REF", help="A/B: this tree's gateway against REF's")
+    parser.add_argument("--rounds", type=int, default=3, help="A/B rounds (A, B each), >= 2")
+    parser.add_argument("--out", type=Path, help="JSON (bench/results/latest.json, ab-latest.json)")
     args = parser.parse_args(argv)
+    if args.against and args.profile:
+        parser.error("--profile runs only in the full run, not with --against")
+    if args.rounds < 2:
+        parser.error("--rounds: at least 2, or there is no noise to compare with")
+    name = "ab-latest.json" if args.against else "latest.json"
+    args.out = args.out or ROOT / "bench" / "results" / name
     harness = Harness(QUICK if args.quick else FULL)
     started, busy, own = time.monotonic(), _machine_busy_s(), _own_cpu_s()
     meta = {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -199,12 +210,16 @@ def main(argv: list[str] | None = None) -> int:
             "load_avg_before": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(),
             "machine": platform.platform(), "clients": CLIENTS, "slow_source": SLOW,
-            "flapping_source": FLAPPING}  # fmt: skip
+            "flapping_source": FLAPPING, "against": args.against}  # fmt: skip
     version = " ".join(f"{k} {v}" for k, v in harness.code_version.items())
-    print(f"Min Plan benchmark ({'quick' if args.quick else 'full'}), code {version}, "
-          f"logs in {harness.tmp}")  # fmt: skip
+    kind = "quick" if args.quick else "full"
+    kind += f", A/B against {args.against}" if args.against else ""
+    print(f"Min Plan benchmark ({kind}), code {version}, logs in {harness.tmp}", flush=True)
     try:
-        Run(harness, profile=args.profile).all()
+        if args.against:
+            run_ab(harness, args.against, args.rounds)
+        else:
+            Run(harness, profile=args.profile).all()
     finally:
         harness.close()
     meta["seconds"] = round(time.monotonic() - started, 1)
@@ -216,9 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         max(0.0, others) / (meta["seconds"] * (os.cpu_count() or 1)), 3
     )
     res = {"meta": meta, **harness.res}
-    res["goals"] = evaluate_goals(res)
     print()
-    print(render(res))
+    if args.against:
+        print(render_ab(res["ab"]))
+    else:
+        res["goals"] = evaluate_goals(res)
+        print(render(res))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
     print(

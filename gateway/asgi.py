@@ -20,7 +20,10 @@ __all__ = ["app"]
 
 def app() -> Starlette:
     settings = Settings()
-    configure_logging(settings.log_level)
+    # Set by `minplan serve --workers N`: each worker makes its own app and logging.
+    configure_logging(
+        settings.log_level, request_log=os.environ.get("MINPLAN_SERVE_REQUEST_LOG") != "0"
+    )
     app = create_app(settings, self_url=os.environ.get("MINPLAN_SELF_URL"))
     tune_gc()
     return app

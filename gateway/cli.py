@@ -47,7 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, request_log=args.access_log)
     self_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
     if ":" in self_host:  # an IPv6 address goes in brackets in a URL (RFC 3986)
         self_host = f"[{self_host}]"
@@ -65,6 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         # Each worker process builds its own app (and HTTP pool) from the environment.
         os.environ["MINPLAN_SELF_URL"] = f"http://{self_host}:{args.port}"
+        os.environ["MINPLAN_SERVE_REQUEST_LOG"] = "1" if args.access_log else "0"
         return _serve_workers(host, args.port, args.workers, access_log=args.access_log)
     from .runtime import tune_gc
 

@@ -92,8 +92,11 @@ class DemoSourcesQuiet(logging.Filter):
         return not any(isinstance(a, str) and a.startswith("/demo/fhir/") for a in args)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """One stderr handler on the root logger, structural and masking; uvicorn propagates."""
+def configure_logging(level: str = "INFO", *, request_log: bool = True) -> None:
+    """One stderr handler on the root logger, structural and masking; uvicorn propagates.
+
+    ``request_log=False`` silences uvicorn's request log (``minplan serve --no-access-log``).
+    """
     handler = logging.StreamHandler()
     handler.setFormatter(StructuralFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(CprMaskingFilter())
@@ -108,6 +111,7 @@ def configure_logging(level: str = "INFO") -> None:
         logger.handlers[:] = []
         logger.propagate = True
     access = logging.getLogger("uvicorn.access")
+    access.propagate = request_log  # uvicorn logs requests only when the logger has handlers
     for kind in (DemoSourcesQuiet, RequestLogFilter):
         if not any(isinstance(f, kind) for f in access.filters):
             access.addFilter(kind())

@@ -371,3 +371,15 @@ def test_the_request_log_holds_method_path_and_status_only(path: str, logged: st
     )  # fmt: skip
     RequestLogFilter().filter(record)
     assert record.getMessage() == f'127.0.0.1:1 - "GET {logged} HTTP/1.1" 200'
+
+
+@pytest.mark.parametrize("request_log", [True, False])
+def test_the_request_log_follows_no_access_log(
+    production_logging: pytest.LogCaptureFixture, request_log: bool
+) -> None:
+    # uvicorn writes request lines only while its access logger has handlers; a worker of
+    # `minplan serve --workers N --no-access-log` makes its logging in the app factory.
+    configure_logging("INFO", request_log=request_log)
+    access = logging.getLogger("uvicorn.access")
+    assert access.hasHandlers() is request_log
+    logging.getLogger("uvicorn.access").propagate = True  # as the fixture found it
