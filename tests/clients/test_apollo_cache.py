@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from demo.people import ORG_HOSPITAL, PATIENT_BLOCKS
-from tests.test_e2e_http import MINPLAN, Server, _free_port, _wait_until_healthy
+from tests.demo_server import Server, demo_server
 
 PROJECT = Path(__file__).with_name("apollo")
 SCRIPT = PROJECT / "cache-views.mjs"
@@ -77,32 +77,8 @@ def apollo_project() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("apollo")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MINPLAN_")}
-    env |= {
-        "MINPLAN_DEV_KEY_FILE": str(home / "dev-signing-key.pem"),
-        "MINPLAN_AUDIT_URL": f"sqlite:///{home / 'access-log.sqlite3'}",
-    }
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = home / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603
-            [str(MINPLAN), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_until_healthy(url, process, log)
-        yield Server(url=url, env=env)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with demo_server(tmp_path_factory.mktemp("apollo")) as running:
+        yield running
 
 
 def test_apollo_cache_never_merges_a_break_the_glass_read(
