@@ -242,7 +242,7 @@ _CONDITIONS: list[tuple[Any, ...]] = [
     ("cond-lis-kol", LIS, COPD_SKS, "KOL, moderat (GOLD 2)", -310, HOSP),
     ("cond-henrik-dm2", HENRIK, T2D, "Type 2-diabetes", -350, GP),
     ("cond-henrik-ihd", HENRIK, HEART_SKS, "Iskæmisk hjertesygdom (stabil angina)", -120, HOSP),
-    ("cond-sofie-lrs", SOFIE, LBP + LBP_SKS, "Lænderygsmerter med udstråling", -90, GP),
+    ("cond-sofie-lrs", SOFIE, LBP + LBP_SKS, "Lænderygsmerter", -90, GP),
     ("cond-peter-kol", PETER, COPD + COPD_SKS, "KOL, svær (GOLD 3)", -365, HOSP),
 ]
 

@@ -223,44 +223,44 @@ _OBSERVATIONS: list[tuple[Any, ...]] = [
     ("obs-karen-fev1-1", KAREN, FEV1, 1.55, "L", -290, CLINIC, GP, "cond-karen-kol"),
     ("obs-karen-fev1-2", KAREN, FEV1, 1.42, "L", -60, CLINIC, GP, "cond-karen-kol"),
     ("obs-karen-ratio", KAREN, FEV1_FVC, 61, "%", -60, CLINIC, GP, "cond-karen-kol"),
-    ("obs-karen-mrc-1", KAREN, MRC, 3, "{score}", -60, CLINIC, GP, "cond-karen-kol"),
-    ("obs-karen-mrc-2", KAREN, MRC, 2, "{score}", -6, HOME, "Karen Jensen (egen måling)",
+    ("obs-karen-mrc-1", KAREN, MRC, 3, "point", -60, CLINIC, GP, "cond-karen-kol"),
+    ("obs-karen-mrc-2", KAREN, MRC, 2, "point", -6, HOME, "Karen Jensen (egen måling)",
      "cond-karen-kol"),
-    ("obs-jens-nrs-1", JENS, NRS, 7, "{score}", -30, CLINIC, d.PHYSIO, "cond-jens-lrs"),
-    ("obs-jens-nrs-2", JENS, NRS, 5, "{score}", -2, HOME, "Jens Nielsen (egen måling)", None),
+    ("obs-jens-nrs-1", JENS, NRS, 7, "point", -30, CLINIC, d.PHYSIO, "cond-jens-lrs"),
+    ("obs-jens-nrs-2", JENS, NRS, 5, "point", -2, HOME, "Jens Nielsen (egen måling)", None),
     ("obs-birgit-fev1", BIRGIT, FEV1, 0.98, "L", -40, CLINIC, HOSP, "cond-birgit-kol"),
-    ("obs-birgit-mrc", BIRGIT, MRC, 4, "{score}", -40, CLINIC, HOSP, "cond-birgit-kol"),
-    ("obs-birgit-nrs-1", BIRGIT, NRS, 6, "{score}", -60, CLINIC, GP, "cond-birgit-lrs"),
-    ("obs-birgit-nrs-2", BIRGIT, NRS, 3, "{score}", -4, HOME, "Birgit Hansen (egen måling)",
+    ("obs-birgit-mrc", BIRGIT, MRC, 4, "point", -40, CLINIC, HOSP, "cond-birgit-kol"),
+    ("obs-birgit-nrs-1", BIRGIT, NRS, 6, "point", -60, CLINIC, GP, "cond-birgit-lrs"),
+    ("obs-birgit-nrs-2", BIRGIT, NRS, 3, "point", -4, HOME, "Birgit Hansen (egen måling)",
      "cond-birgit-lrs"),
     ("obs-ole-sys", OLE, SYS_BP, 142, "mmHg", -20, HOME, "Ole Pedersen (egen måling)",
      "cond-ole-htn"),
     ("obs-ole-dia", OLE, DIA_BP, 88, "mmHg", -20, HOME, "Ole Pedersen (egen måling)",
      "cond-ole-htn"),
     ("obs-lis-fev1", LIS, FEV1, 1.21, "L", -35, CLINIC, HOSP, "cond-lis-kol"),
-    ("obs-lis-mrc", LIS, MRC, 3, "{score}", -15, CLINIC, GP, "cond-lis-kol"),
+    ("obs-lis-mrc", LIS, MRC, 3, "point", -15, CLINIC, GP, "cond-lis-kol"),
     ("obs-henrik-hba1c-1", HENRIK, HBA1C, 64, "mmol/mol", -200, LAB, _AUH_LAB, None),
     ("obs-henrik-hba1c-2", HENRIK, HBA1C, 58, "mmol/mol", -18, LAB, _AUH_LAB, None),
     ("obs-henrik-ldl-1", HENRIK, LDL, 2.9, "mmol/L", -110, LAB, _AUH_LAB, None),
     ("obs-henrik-ldl-2", HENRIK, LDL, 1.6, "mmol/L", -18, LAB, _AUH_LAB, None),
-    ("obs-henrik-sys-1", HENRIK, SYS_BP, 142, "mmHg", -18, CLINIC, GP, None),
+    ("obs-henrik-sys-1", HENRIK, SYS_BP, 142, "mmHg", -18, CLINIC, GP, "cond-henrik-ihd"),
     ("obs-henrik-sys-2", HENRIK, SYS_BP, 128, "mmHg", -3, HOME, "Henrik Larsen (egen måling)",
-     None),
+     "cond-henrik-ihd"),
     ("obs-henrik-dia-2", HENRIK, DIA_BP, 79, "mmHg", -3, HOME, "Henrik Larsen (egen måling)",
-     None),
-    ("obs-sofie-nrs", SOFIE, NRS, 6, "{score}", -12, CLINIC, GP, "cond-sofie-lrs"),
+     "cond-henrik-ihd"),
+    ("obs-sofie-nrs", SOFIE, NRS, 6, "point", -12, CLINIC, GP, "cond-sofie-lrs"),
     ("obs-peter-fev1-1", PETER, FEV1, 0.92, "L", -365, CLINIC, HOSP, "cond-peter-kol"),
     ("obs-peter-fev1-2", PETER, FEV1, 1.05, "L", -7, CLINIC, GP, "cond-peter-kol"),
-    ("obs-peter-mrc", PETER, MRC, 4, "{score}", -7, CLINIC, GP, "cond-peter-kol"),
+    ("obs-peter-mrc", PETER, MRC, 4, "point", -7, CLINIC, GP, "cond-peter-kol"),
 ]
 
 _GOALS_V2: list[tuple[Any, ...]] = [
     # id, patient, description, measured value, (comparator or "range", a, b, unit), due, cond
-    ("goal-jens-pain", JENS, "Mindre ondt i ryggen", NRS, ("range", 0, 3, "{score}"), 60,
+    ("goal-jens-pain", JENS, "Mindre ondt i ryggen", NRS, ("range", 0, 3, "point"), 60,
      "cond-jens-lrs"),
-    ("goal-birgit-mrc", BIRGIT, "Mindre åndenød i hverdagen", MRC, ("<=", 3, None, "{score}"),
+    ("goal-birgit-mrc", BIRGIT, "Mindre åndenød i hverdagen", MRC, ("<=", 3, None, "point"),
      120, "cond-birgit-kol"),
-    ("goal-birgit-pain", BIRGIT, "Smerter til at leve med", NRS, ("<=", 3, None, "{score}"), 90,
+    ("goal-birgit-pain", BIRGIT, "Smerter til at leve med", NRS, ("<=", 3, None, "point"), 90,
      "cond-birgit-lrs"),
     ("goal-henrik-hba1c-value", HENRIK, "HbA1c i behandlingsmål", HBA1C,
      ("<", 53, None, "mmol/mol"), 180, "cond-henrik-dm2"),
@@ -294,16 +294,16 @@ _MEDICATIONS: list[tuple[Any, ...]] = [
      "2 tabletter morgen og aften", -140, None, GP, "cond-birgit-lrs"),
     ("med-ole-amlodipin", OLE, "active", "C08CA01", "Amlodipin 10 mg tabletter",
      "1 tablet dagligt", -20, None, GP, d.HTN),
-    ("med-lis-relvar", LIS, "active", "R03AK10", "Relvar Ellipta 184/22 mikrog/dosis",
+    ("med-lis-relvar", LIS, "active", "R03AK10", "Relvar Ellipta 92/22 mikrog/dosis",
      "1 inhalation 1 gang dagligt", -15, None, GP, d.COPD_SKS),
     ("med-henrik-metformin", HENRIK, "active", "A10BA02", "Metformin 500 mg tabletter",
      "2 tabletter 2 gange dagligt til måltiderne", -340, None, GP, d.T2D),
     ("med-henrik-simvastatin", HENRIK, "stopped", "C10AA01", "Simvastatin 40 mg tabletter",
      "1 tablet til natten", -340, -100, GP, d.HEART_SKS),
     ("med-henrik-atorvastatin", HENRIK, "active", "C10AA05", "Atorvastatin 40 mg tabletter",
-     "1 tablet dagligt", -100, None, HOSP, d.HEART_SKS),
+     "1 tablet dagligt", -100, None, GP, d.HEART_SKS),
     ("med-henrik-asa", HENRIK, "active", "B01AC06", "Hjertemagnyl 75 mg tabletter",
-     "1 tablet dagligt", -100, None, HOSP, "cond-henrik-ihd"),
+     "1 tablet dagligt", -100, None, GP, "cond-henrik-ihd"),
     ("med-sofie-paracetamol", SOFIE, "active", "N02BE01", "Pamol 500 mg tabletter",
      "2 tabletter op til 4 gange dagligt", -12, None, GP, "cond-sofie-lrs"),
     ("med-peter-spiriva", PETER, "active", "R03BB04", "Spiriva Respimat 2,5 mikrog/dosis",
@@ -317,11 +317,11 @@ _MEDICATIONS: list[tuple[Any, ...]] = [
 def _broken() -> dict[str, list[Res]]:
     """Sofie Christensen's v2 resources that the gateway must skip and count."""
     no_time = _observation(
-        "obs-sofie-notime", SOFIE, NRS, 5, "{score}", -5, HOME, "Sofie Christensen", None
+        "obs-sofie-notime", SOFIE, NRS, 5, "point", -5, HOME, "Sofie Christensen", None
     )
     del no_time["effectiveDateTime"]
     preliminary = _observation(
-        "obs-sofie-preliminary", SOFIE, NRS, 4, "{score}", -1, CLINIC, GP, None, "preliminary"
+        "obs-sofie-preliminary", SOFIE, NRS, 4, "point", -1, CLINIC, GP, None, "preliminary"
     )
     bogus = _medication(
         "med-sofie-bogus", SOFIE, "bogus-status", "M01AE01", "Ibuprofen 400 mg", "1 tablet",

@@ -29,6 +29,9 @@ query MyPlan {
       journalNotes { date title author text }
       preventionOffers { title provider status url }
       healthLiteracy { score answeredAt }
+      course { status startedAt coordinator { name } lastReviewAt nextReviewDue }
+      measurements { display value unit at origin target onTarget }
+      medications { name atc status start end dosage prescriber }
     }
     unassigned {
       appointments { status start description actor }

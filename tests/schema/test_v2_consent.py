@@ -173,7 +173,7 @@ async def test_a_proxy_sees_the_values_and_medicine_the_patient_sees(
     assert "errors" not in own
     assert theirs == own
     assert view(own["data"]["plan"])["COPD"]["values"] == [
-        ("obs-birgit-mrc", "≤ 3 {score}", False),  # measured at the same time: by id
+        ("obs-birgit-mrc", "≤ 3 point", False),  # measured at the same time: by id
         ("obs-birgit-fev1", None, None),
     ]
 
