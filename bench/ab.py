@@ -176,6 +176,13 @@ def _side_round(h: Harness, side: Side, r: int, fixed: str) -> dict[str, dict[st
 def run_ab(h: Harness, ref: str, rounds: int) -> dict[str, Any]:
     """Both gateways, ``rounds`` times each, A then B; the summary goes into ``h.res``."""
     ref_version = ref_copy(ref, h.tmp / "code-ref", h.code / "bench")
+    schema = h.tmp / "code-ref" / "schema" / "minplan.graphql"
+    if not schema.is_file() or "course: Course" not in schema.read_text():
+        raise SystemExit(
+            f"--against {ref}: its schema serves no CarePackage.course (contract v2), so the "
+            "whole-plan query (bench/load.py PLAN_QUERY) would fail there. Run an A/B of an "
+            "older ref from a tree of its era, e.g. a worktree at ce5b8d7."
+        )
     sides = (Side("A", h.code, dict(h.code_version)), Side("B", h.tmp / "code-ref", ref_version))
     for side in sides:
         packages = list(code_packages(side.code))

@@ -4,9 +4,10 @@ The yardstick for the gateway's own overhead: the same types (``schema/types``),
 query and answer, but no auth, no sources, no consent and no assembly per request; only
 strawberry's ParserCache and ValidationCache, under uvicorn in one worker.
 
-The plan is assembled once, the gateway's way: the synthetic resources are parsed by the
-connectors' parsers, filtered for the patient themself and put together by
-``plans.assembly.assemble_packages``.
+The plan is assembled once, the gateway's way: the synthetic resources (contract v2's
+course, values and medication too) are parsed by the connectors' parsers, filtered for the
+patient themself and put together by ``plans.assembly.assemble_packages``; it lists the
+sources a patient's own whole plan asks (all but consent).
 
 Run: ``python -m bench.bare --port 9200``.
 """
@@ -28,12 +29,14 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from bench.synthetic import CPR_MARK, SOURCE_NAMES, cpr_for, resources
+from bench.synthetic import CPR_MARK, cpr_for, resources, sources_for
 from connectors.appointments import parse_appointment
-from connectors.careplan import parse_goal, parse_risk_assessment
+from connectors.careplan import parse_care_plan, parse_goal, parse_risk_assessment
 from connectors.consent import parse_consent
 from connectors.diagnoses import parse_condition
 from connectors.journal import parse_document_reference
+from connectors.medication import parse_medication_statement
+from connectors.observations import parse_observation
 from connectors.prevention import parse_service_request
 from connectors.pro import parse_questionnaire_response
 from core.records import ConsentRecord, Record
@@ -42,6 +45,7 @@ from plans.assembly import assemble_packages
 from plans.consent import decide_access, filter_records
 from plans.viewer import Role, Viewer
 from plans.views import ViewIds, view_key
+from schema.types.care import Course, Measurement, Medication
 from schema.types.items import (
     Appointment,
     Diagnosis,
@@ -64,6 +68,9 @@ _PARSERS: dict[str, Callable[[str, dict[str, object]], Record | None]] = {
     "QuestionnaireResponse": parse_questionnaire_response,
     "ServiceRequest": parse_service_request,
     "Consent": parse_consent,
+    "CarePlan": parse_care_plan,
+    "Observation": parse_observation,
+    "MedicationStatement": parse_medication_statement,
 }
 
 
@@ -89,7 +96,10 @@ def build_plan(cpr: str, *, latency_ms: float = 20.0) -> model.Plan:
         cpr=cpr,
         packages=packages,
         unassigned=unassigned,
-        sources=[model.SourceStatus(n, ok=True, latency_ms=latency_ms) for n in SOURCE_NAMES],
+        sources=[
+            model.SourceStatus(n, ok=True, latency_ms=latency_ms)
+            for n in sources_for("full", patient=True)
+        ],
         restricted=restricted,
         generated_at=datetime.now(UTC),
         sections=(),
@@ -109,7 +119,18 @@ def create_app() -> Starlette:
 
     schema = strawberry.Schema(
         query=Query,
-        types=[Diagnosis, Triage, Goal, Appointment, JournalNote, PreventionOffer, HealthLiteracy],
+        types=[
+            Diagnosis,
+            Triage,
+            Goal,
+            Appointment,
+            JournalNote,
+            PreventionOffer,
+            HealthLiteracy,
+            Course,
+            Measurement,
+            Medication,
+        ],
         extensions=[ParserCache, ValidationCache],
     )
 

@@ -1,8 +1,9 @@
-"""The bare floor: Starlette fanning out the plan's 8 searches on one shared aiohttp session.
+"""The bare floor: Starlette fanning out a patient's own whole plan's 10 searches at once.
 
-No auth, no GraphQL, no parsing beyond JSON: ``GET /plan?cpr=X`` searches every source
-at once and answers ``{"cpr": X, "entries": N, "failed": [...]}``. What the gateway does
-beyond this is its own cost.
+One shared aiohttp session. No auth, no GraphQL, no parsing beyond JSON:
+``GET /plan?cpr=X`` makes every search at once and answers
+``{"cpr": X, "entries": N, "failed": [...]}``. What the gateway does beyond this is its
+own cost.
 
 Run: ``python -m bench.floor --port 9300 --sources http://127.0.0.1:9100``.
 """
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bench.synthetic import SEARCHES
+from bench.synthetic import CITIZEN_SEARCHES as SEARCHES
 
 __all__ = ["create_app"]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.gcprobe import read_stats
 from bench.procs import Proc, free_port, get_json
-from bench.synthetic import SOURCE_NAMES, cpr_for
+from bench.synthetic import SOURCE_NAMES, cpr_for, searches_for
 
 __all__ = ["IGNORE", "PACKAGES", "PY", "ROOT", "Harness", "code_hash", "code_packages"]
 
@@ -182,6 +182,7 @@ class Harness:
         target: Proc,
         mode: str = "graphql",
         auth: str = "citizen",
+        shape: str = "full",
         fixed: str | None = None,
         allow_failures: bool = False,
         warmup: float | None = None,
@@ -193,9 +194,12 @@ class Harness:
         warmup = self.d["warmup"] if warmup is None else warmup
         if max_requests is None:  # citizens' tokens are signed beforehand: sign what can be used
             signed = mode == "graphql" and auth == "citizen" and not fixed
-            rate = 1.5 * self.res.get("bare_rps", 3000) if signed else 1e6
+            # a smaller query than the whole plan runs faster than bare strawberry's plan
+            factor = 1.5 if shape == "full" else 4.0
+            rate = factor * self.res.get("bare_rps", 3000) if signed else 1e6
             max_requests = int(rate * (seconds + warmup)) + 50
         argv = [PY, "-m", "bench.load", "--url", url, "--mode", mode, "--auth", auth]
+        argv += ["--shape", shape]
         argv += ["--key", str(self.key), "--clients", str(clients), "--duration", str(seconds)]
         argv += ["--warmup", str(warmup), "--max-requests", str(max_requests)]
         argv += ["--first", str(self.patient)] + (["--fixed-cpr", fixed] if fixed else [])
@@ -223,7 +227,8 @@ class Harness:
         out, err = proc.communicate()
         if proc.returncode != 0:
             raise RuntimeError(f"load for {sid} failed: {err.decode()[-2000:]}")
-        row: dict[str, Any] = {"id": sid, "label": label, "clients": clients, "info": info}
+        row: dict[str, Any] = {"id": sid, "label": label, "clients": clients, "info": info,
+                               "shape": shape, "auth": auth}  # fmt: skip
         row |= json.loads(out)
         warm = row.pop("warmup_requests", 0)
         plans = max(1, row["requests"] + warm)
@@ -263,24 +268,48 @@ class Harness:
         return {"t": time.monotonic(), "rss_mb": target.rss_mb(), "cpu_s": target.cpu_seconds(),
                 "gc_s": gc_s}  # fmt: skip
 
-    def count_searches(self, name: str, url: str, *, fixed: str | None = None, n: int = 20) -> None:
+    def count_searches(
+        self,
+        name: str,
+        url: str,
+        *,
+        fixed: str | None = None,
+        n: int = 20,
+        shape: str = "full",
+        auth: str = "citizen",
+    ) -> None:
+        """Upstream searches per plan of ``shape`` read by ``auth``, ``n`` plans one at a time.
+
+        Kept in ``res["searches"][name]`` with the searches that read should make
+        (bench/synthetic.py ``searches_for``): one each per plan cold, none warm.
+        """
         if fixed:  # warm: one read fills the cache, then count
-            self.run_quiet(url, fixed, 1)
+            self.run_quiet(url, fixed, 1, shape=shape, auth=auth)
         self.stats(reset=True)
-        self.run_quiet(url, fixed, n)
+        self.run_quiet(url, fixed, n, shape=shape, auth=auth)
         stats = self.stats(reset=True)
         per_plan = round(stats["total"] / n, 2)
-        self.res["searches"][name] = {"plans": n, "per_plan": per_plan, "paths": stats["paths"]}
+        wanted = searches_for(shape, patient=auth == "citizen")
+        self.res["searches"][name] = {
+            "plans": n, "per_plan": per_plan, "paths": stats["paths"], "shape": shape,
+            "auth": auth, "expected": [f"/{s}/{k}" for s, k in wanted],
+        }  # fmt: skip
         print(f"  d.{name:<26} {per_plan} upstream searches per plan", flush=True)
 
-    def run_quiet(self, url: str, fixed: str | None, n: int) -> None:
+    def run_quiet(
+        self, url: str, fixed: str | None, n: int, *, shape: str = "full", auth: str = "citizen"
+    ) -> None:
         argv = [PY, "-m", "bench.load", "--url", url, "--key", str(self.key), "--warmup", "0"]
         argv += ["--duration", "60", "--max-requests", str(n), "--first", str(self.patient)]
+        argv += ["--shape", shape, "--auth", auth]
         argv += ["--fixed-cpr", fixed] if fixed else []
         self.patient += n
-        subprocess.run(  # noqa: S603 (our own argv)
+        done = subprocess.run(  # noqa: S603 (our own argv)
             argv, check=True, capture_output=True, timeout=120, env=self.env, cwd=self.code
         )
+        result = json.loads(done.stdout)
+        if result["wrong"] or result["right"] != n:
+            raise RuntimeError(f"counting {shape}/{auth}: {result['problems']}")
 
     def close(self) -> None:
         for proc in reversed(self.procs):

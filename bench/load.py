@@ -1,6 +1,7 @@
 """The load generator: N concurrent clients, bounded in time and count, every answer checked.
 
-``graphql`` mode posts the whole-plan query with a bearer token (a citizen's own token per
+``graphql`` mode posts a plan query (``--shape``: the whole plan, appointments only, one
+package header; :data:`QUERIES`) with a bearer token (a citizen's own token per
 patient, a clinician's, or none for bare strawberry); ``floor`` mode GETs the floor's
 ``/plan``. A new patient each request, or ``--fixed-cpr``. Prints one JSON object: rate,
 latency percentiles, status codes, and answers that were wrong (with a few examples).
@@ -25,18 +26,32 @@ from typing import Any
 import aiohttp
 import orjson
 
-from bench.synthetic import EXPECTED, cpr_for, resources
+from bench.synthetic import (
+    BY_GOAL,
+    CITIZEN_SEARCHES,
+    EXPECTED,
+    ON_TARGET,
+    cpr_for,
+    resources,
+    sources_for,
+)
 
-__all__ = ["PLAN_QUERY", "check_floor", "check_plan", "main"]
+__all__ = ["PLAN_QUERY", "QUERIES", "check_floor", "check_plan", "main"]
 
 PLAN_QUERY = """
 fragment Src on Sourced { source sourceId }
+fragment Measured on Measurement {
+  ...Src system code display value unit at origin performer target onTarget
+}
+fragment Medicine on Medication { ...Src name atc status start end dosage prescriber }
 fragment Section on PlanSection {
   diagnoses { ...Src code display onset recordedBy }
   goals { ...Src description target due status }
   journalNotes { ...Src date title author text }
   preventionOffers { ...Src title provider status url }
   appointments { ...Src status start end description actor }
+  measurements { ...Measured }
+  medications { ...Medicine }
 }
 query Plan($cpr: String!) {
   plan(cpr: $cpr) {
@@ -51,23 +66,51 @@ query Plan($cpr: String!) {
       preventionOffers { ...Src title provider status url }
       healthLiteracy { ...Src score answeredAt }
       appointments { ...Src status start end description actor }
+      course {
+        ...Src status startedAt planCreatedAt coordinator { sor name } lastReviewAt nextReviewDue
+      }
+      measurements { ...Measured }
+      medications { ...Medicine }
     }
     unassigned { ...Section }
   }
 }
 """
-_BODY = orjson.dumps({"operationName": "Plan", "query": PLAN_QUERY, "variables": {"cpr": "@"}})
-_BODY_HEAD, _BODY_TAIL = _BODY.split(b'"@"')
-_SEARCH_SIZES = {key: len(items) for key, items in resources().items()}
+#: The query of each shape (bench/synthetic.py SHAPES): what its data needs is all it asks.
+QUERIES = {
+    "full": PLAN_QUERY,
+    "appointments": """query Plan($cpr: String!) {
+  plan(cpr: $cpr) { sources { name ok } packages { kind appointments { status } } }
+}""",
+    "header": """query Plan($cpr: String!) {
+  plan(cpr: $cpr) { sources { name ok } packages { id kind } }
+}""",
+}
+
+
+def _body_parts(shape: str) -> tuple[bytes, bytes]:
+    body = {"operationName": "Plan", "query": QUERIES[shape], "variables": {"cpr": "@"}}
+    head, tail = orjson.dumps(body).split(b'"@"')
+    return head, tail
+
+
+#: What the floor fans out: a patient's own whole plan's searches (bench/floor.py).
+_SEARCH_SIZES = {key: len(items) for key, items in resources().items() if key in CITIZEN_SEARCHES}
 _GP = "380101000016003"
 
 
 def check_plan(
-    body: dict[str, Any], cpr: str, allow_failures: bool, *, sources: int = 7
+    body: dict[str, Any],
+    cpr: str,
+    allow_failures: bool,
+    *,
+    shape: str = "full",
+    sources: list[str] | None = None,
 ) -> str | None:
-    """Why a GraphQL answer is wrong for ``cpr``, or None when it is right.
+    """Why a GraphQL answer of ``shape`` is wrong for ``cpr``, or None when it is right.
 
-    ``sources``: the statuses a whole plan lists, 6 for a citizen's own (no consent asked).
+    ``sources``: the statuses the answer lists, in order (the patient's own read asks no
+    consent); by default a patient's own read of ``shape``.
     """
     codes = [(e.get("extensions") or {}).get("code") for e in body.get("errors") or ()]
     if any(code != "SOURCE_UNAVAILABLE" for code in codes):
@@ -75,12 +118,13 @@ def check_plan(
     plan = (body.get("data") or {}).get("plan")
     if not isinstance(plan, dict):
         return "no plan"
-    if plan.get("cpr") != cpr:
+    if shape == "full" and plan.get("cpr") != cpr:
         return "plan of another patient"
+    want = sources_for(shape, patient=True) if sources is None else sources
     ok = {s["name"]: s["ok"] for s in plan["sources"]}
     failed = {name for name, good in ok.items() if not good}
-    if len(ok) != sources:
-        return f"{len(ok)} source statuses, not {sources}"
+    if list(ok) != want:
+        return f"sources {list(ok)}, not {want}"
     if failed and not allow_failures:
         return f"degraded: sources failed: {sorted(failed)}"
     if len(codes) != len(failed):
@@ -90,15 +134,39 @@ def check_plan(
         return None if not packages else "a package without diagnoses"
     if len(packages) != 1 or packages[0]["kind"] != "COPD":
         return f"packages {[p['kind'] for p in packages]}, not one COPD"
-    package, unassigned = packages[0], plan["unassigned"]
+    package = packages[0]
+    if shape == "header":
+        return None if set(package) == {"id", "kind"} else "header: other fields"
+    if shape == "appointments":
+        want_n = 0 if "appointments" in failed else EXPECTED["appointments"][1]
+        return None if len(package["appointments"]) == want_n else "appointments wrong"
+    return _check_full(package, plan["unassigned"], failed)
+
+
+def _check_full(
+    package: dict[str, Any], unassigned: dict[str, Any], failed: set[str]
+) -> str | None:
+    """The whole plan's COPD package and ``unassigned``, given the sources that failed."""
     for name, (source, count) in EXPECTED.items():
         want = 0 if source in failed else count
-        if len(package[name]) != want or unassigned[name]:
+        loose = 0
+        if name == "measurements" and "careplan" in failed and source not in failed:
+            # without goals, the values a goal places have no package (contract §1 v2)
+            want, loose = count - BY_GOAL, BY_GOAL
+        if len(package[name]) != want or len(unassigned[name]) != loose:
             return f"{name}: {len(package[name])} in COPD, {len(unassigned[name])} unassigned"
     if (package["triage"] is None) != ("careplan" in failed):
         return "triage wrong"
     if (package["healthLiteracy"] is None) != ("pro" in failed):
         return "healthLiteracy wrong"
+    course = package["course"]
+    if (course is None) != ("careplan" in failed):
+        return "course wrong"
+    if course is not None and (course["coordinator"] or {}).get("sor") != _GP:
+        return "course without its coordinator"
+    targets = [m["onTarget"] for m in package["measurements"] if m["target"] is not None]
+    if "careplan" not in failed and (len(targets) != BY_GOAL or sum(targets) != ON_TARGET):
+        return f"measurement targets {targets}"
     return None
 
 
@@ -126,6 +194,7 @@ class Load:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.graphql = args.mode == "graphql"
+        self.head, self.tail = _body_parts(args.shape)
         self.next = 0
         self.tokens: list[str] = []
         if self.graphql and args.auth != "none":
@@ -150,12 +219,17 @@ class Load:
         headers = {"content-type": "application/json"}
         if self.tokens:
             headers["authorization"] = f"Bearer {self.tokens[i % len(self.tokens)]}"
-        return cpr, "POST", self.args.url, headers, _BODY_HEAD + orjson.dumps(cpr) + _BODY_TAIL
+        return cpr, "POST", self.args.url, headers, self.head + orjson.dumps(cpr) + self.tail
 
     async def client(self, session: aiohttp.ClientSession, until: float, run: _Run) -> None:
-        # The patient's own plan asks no consent (contract §6), so lists one source less.
-        sources = 6 if self.args.auth == "citizen" else 7
-        check = functools.partial(check_plan, sources=sources) if self.graphql else check_floor
+        # The patient's own plan asks no consent (contract §6), so lists one source less;
+        # bare strawberry serves the patient's own.
+        sources = sources_for(self.args.shape, patient=self.args.auth != "clinician")
+        check = (
+            functools.partial(check_plan, shape=self.args.shape, sources=sources)
+            if self.graphql
+            else check_floor
+        )
         while time.perf_counter() < until and self.next < self.args.max_requests:
             i, self.next = self.next, self.next + 1
             cpr, method, url, headers, data = self.request(i)
@@ -239,6 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", required=True, help=".../graphql, or the floor's .../plan")
     parser.add_argument("--mode", choices=["graphql", "floor"], default="graphql")
     parser.add_argument("--auth", choices=["citizen", "clinician", "none"], default="citizen")
+    parser.add_argument("--shape", choices=sorted(QUERIES), default="full", help="query shape")
     parser.add_argument("--key", help="the dev issuer's key file (signs the tokens)")
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds")

@@ -6,11 +6,12 @@ Starts the synthetic sources, bare strawberry, the bare floor and the gateway on
 runs the scenarios of the issue, prints a table with goals and writes
 ``bench/results/latest.json``. Every process it starts is stopped in ``finally``.
 
-Scenarios (a: latency, b: throughput, c: cached, d: searches per plan, e: soak): every
-gateway configuration (transport x workers) runs (a, 20 ms) and (b); the default one
-(aiohttp, 1 worker) also runs (a, 100 ms), (d, cold), (b) as a clinician, the profile and
-the soak; a gateway with a cache TTL runs (c) and (d, warm). Rows marked ``info`` are
-context, not goals.
+Scenarios (a: latency, b: throughput, c: cached, d: searches per query shape, e: soak,
+f: a query of one source's data against the whole plan): every gateway configuration
+(transport x workers) runs (a, 20 ms) and (b); the default one (aiohttp, 1 worker) also
+runs (a, 100 ms), (d, cold: every query shape, the patient and a clinician), (f), (b) as a
+clinician, the profile and the soak; a gateway with a cache TTL runs (c) and (d, warm).
+Rows marked ``info`` are context, not goals.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from bench.harness import Harness
 from bench.procs import Proc
 from bench.profile import py_spy, start_py_spy, summarize
 from bench.report import evaluate_goals, render
-from bench.synthetic import cpr_for
+from bench.synthetic import SHAPES, cpr_for
 
 __all__ = ["main"]
 
@@ -76,9 +77,16 @@ class Run:
                 h.load("a100.gateway", f"gw {tag}, 1 client, {SLOW} 100 ms", url, clients=1,
                        seconds=d["latency"], target=gw)  # fmt: skip
                 h.control(reset_latency=1)
-                h.count_searches("cold", url)
+                for shape in SHAPES:
+                    for auth in ("citizen", "clinician"):
+                        h.count_searches(f"{shape}.{auth}", url, shape=shape, auth=auth)
             h.load(f"b.gateway{suffix}", f"gw {tag}", url, clients=CLIENTS,
                    seconds=d["throughput"], target=gw)  # fmt: skip
+            if default:  # (f): one source's data against the whole plan, the same load
+                h.load("f.appointments", f"gw {tag}, appointments only", url, clients=CLIENTS,
+                       seconds=d["throughput"], target=gw, shape="appointments")  # fmt: skip
+                h.load("f.header", f"gw {tag}, one package header", url, clients=CLIENTS,
+                       seconds=d["short"], target=gw, shape="header", info=True)  # fmt: skip
             if workers > 1 and transport == "aiohttp":  # do the workers share the load?
                 h.load(f"b.gateway{suffix}.fresh", f"gw {tag}, new conn. per request",
                        url, clients=CLIENTS, seconds=d["short"], target=gw, info=True,
