@@ -20,8 +20,8 @@ import pytest
 from demo.people import ORG_GP, PATIENT_COPD
 from gateway.devtokens import DEV_ISSUER, DevIssuer
 from gateway.services import READABLE_SOURCES
+from tests.demo_server import MINPLAN, free_port, wait_until_healthy
 from tests.services import redis_reachable, redis_url, require_service
-from tests.test_e2e_http import MINPLAN, _free_port, _wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 #: Selects every source's data, so a clinician's read makes every search (contract §6).
@@ -58,7 +58,7 @@ def processes(tmp_path: Path) -> Iterator[tuple[str, str, str, DevIssuer]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINPLAN_")}
     started: list[subprocess.Popen[bytes]] = []
     try:
-        src_port = _free_port()
+        src_port = free_port()
         sources = f"http://127.0.0.1:{src_port}"
         uvicorn = [sys.executable, "-m", "uvicorn", "tests.counting_sources:app", "--factory"]
         proc = _start([*uvicorn, "--port", str(src_port)], env, tmp_path / "sources.log")
@@ -66,7 +66,7 @@ def processes(tmp_path: Path) -> Iterator[tuple[str, str, str, DevIssuer]]:
         _wait_until_healthy_sources(sources, proc, tmp_path / "sources.log")
         gateways = []
         for n in (1, 2):
-            port = _free_port()
+            port = free_port()
             genv = env | {
                 f"MINPLAN_SOURCE_{s.upper()}_URL": f"{sources}/{s}" for s in READABLE_SOURCES
             }
@@ -81,7 +81,7 @@ def processes(tmp_path: Path) -> Iterator[tuple[str, str, str, DevIssuer]]:
             proc = _start([str(MINPLAN), "serve", "--port", str(port)], genv, log)
             started.append(proc)
             gw = f"http://127.0.0.1:{port}"
-            _wait_until_healthy(gw, proc, log)
+            wait_until_healthy(gw, proc, log)
             gateways.append(gw)
         yield sources, gateways[0], gateways[1], issuer
     finally:

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from demo.people import ORG_HOSPITAL, PATIENT_BLOCKS, PATIENT_BROKEN, PATIENT_COPD, PATIENTS
-from tests.test_e2e_http import MINPLAN, _free_port, _wait_until_healthy
+from tests.demo_server import MINPLAN, free_port, wait_until_healthy
 
 #: What people, forms and encoders put between a CPR's parts.
 SEPARATORS = ["-", "\u2013", "\u2014", "\u2212", "\t", "/", ".", " ", "+", "_", "\xa0"]
@@ -281,14 +281,14 @@ def serve_and_send(home: Home, workers: int) -> Served:
     """``minplan serve`` on a free port; every request; a graceful stop; its stderr."""
     env = home.env | {"MINPLAN_AUDIT_URL": f"sqlite:///{home.path / f'log-{workers}.sqlite3'}"}
     requests = every_request(home.tokens)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = home.path / f"stderr-{workers}.log"
     argv = [str(MINPLAN), "serve", "--port", str(port), "--workers", str(workers)]
     with log.open("wb") as err:
         process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)  # noqa: S603
     try:
-        _wait_until_healthy(url, process, log)
+        wait_until_healthy(url, process, log)
         statuses = asyncio.run(send_all(url, requests))
     finally:
         process.send_signal(signal.SIGTERM)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_e2e_http import MINPLAN, _free_port, _wait_until_healthy
+from tests.demo_server import MINPLAN, free_port, wait_until_healthy
 
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 2.0
@@ -47,13 +47,13 @@ def served(
         "MINPLAN_KEEP_ALIVE_TIMEOUT": str(KEEP_ALIVE),
         "MINPLAN_MAX_BODY_BYTES": str(MAX_BODY),
     }
-    port = _free_port()
+    port = free_port()
     log = home / "server.log"
     argv = [str(MINPLAN), "serve", "--port", str(port), "--workers", str(request.param)]
     with log.open("wb") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
     try:
-        _wait_until_healthy(f"http://127.0.0.1:{port}", process, log)
+        wait_until_healthy(f"http://127.0.0.1:{port}", process, log)
         yield Served("127.0.0.1", port)
     finally:
         process.terminate()
