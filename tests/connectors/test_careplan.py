@@ -3,13 +3,9 @@ and (contract v2) CarePlan → CourseRecord."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
 
-import httpx
 import pytest
-import respx
 from pydantic import ValidationError
 
 from connectors.careplan import (
@@ -21,18 +17,14 @@ from connectors.careplan import (
     parse_risk_assessment,
 )
 from connectors.fhirmodels import Quantity
-from core.errors import UpstreamBadResponse, UpstreamError, UpstreamHTTPError, UpstreamTimeout
 from core.records import CourseRecord, GoalRecord, TriageLevel, TriageRecord
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,
-    HOST,
     Factory,
     Fetch,
     MakeClient,
-    bundle,
     coding,
-    fhir_response,
     icd10,
     restricted_label,
     sks,
@@ -547,36 +539,3 @@ def test_care_plan_is_searched_on_demand_only(make_client: MakeClient) -> None:
     connector = CareplanConnector(make_client("careplan"))
     assert connector.resource_types == ("Goal", "RiskAssessment", "CarePlan")
     assert connector.plan_types == ("Goal", "RiskAssessment")
-
-
-async def _slow(request: httpx.Request) -> httpx.Response:
-    await asyncio.sleep(5)
-    return fhir_response(bundle())
-
-
-@pytest.mark.parametrize("resource_type", ["Goal", "RiskAssessment", "CarePlan"])
-@pytest.mark.parametrize(
-    ("answer", "error"),
-    [
-        pytest.param(httpx.ConnectError("refused"), UpstreamError, id="source-down"),
-        pytest.param(fhir_response(b"", status_code=502), UpstreamHTTPError, id="source-502"),
-        pytest.param(_slow, UpstreamTimeout, id="source-hanging"),
-        pytest.param(fhir_response(b"[1, 2]"), UpstreamBadResponse, id="source-junk"),
-    ],
-)  # fmt: skip
-async def test_a_failing_source_is_an_upstream_error_naming_it(
-    router: respx.MockRouter,
-    make_client: MakeClient,
-    resource_type: str,
-    answer: Any,
-    error: type[UpstreamError],
-) -> None:
-    route = router.get(f"{HOST}/careplan/{resource_type}")
-    if isinstance(answer, httpx.Response):
-        route.mock(return_value=answer)
-    else:
-        route.mock(side_effect=answer)
-    connector = CareplanConnector(make_client("careplan", timeout=0.2))
-    with pytest.raises(error) as caught:
-        await connector.fetch(resource_type, [CPR_A])
-    assert caught.value.source == "careplan"

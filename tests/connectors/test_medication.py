@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-import httpx
 import pytest
-import respx
 from pydantic import ValidationError
 
 from connectors.medication import (
     ATC_SYSTEM,
     SOURCE,
-    MedicationConnector,
     parse_medication_statement,
 )
-from core.errors import UpstreamBadResponse, UpstreamError, UpstreamHTTPError, UpstreamTimeout
 from core.records import MedicationRecord
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,
     HOST,
     Fetch,
-    MakeClient,
-    bundle,
     coding,
-    fhir_response,
     icd10,
     patient_ref,
     restricted_label,
@@ -191,32 +183,3 @@ async def test_fetch_drops_entered_in_error_and_skips_the_unreadable(fetch: Fetc
         for cpr, rs in fetched.by_patient.items()
     }
     assert found == {CPR_A: [("med-1", "active")], CPR_B: [("med-2", "stopped")]}
-
-
-async def _slow(request: httpx.Request) -> httpx.Response:
-    await asyncio.sleep(5)
-    return fhir_response(bundle())
-
-
-@pytest.mark.parametrize(
-    ("answer", "error"),
-    [
-        pytest.param(httpx.ConnectError("refused"), UpstreamError, id="source-down"),
-        pytest.param(fhir_response(b"", status_code=500), UpstreamHTTPError, id="source-500"),
-        pytest.param(_slow, UpstreamTimeout, id="source-hanging"),
-        pytest.param(fhir_response(b'{"resourceType": "Bundle", "entry": ['),
-                     UpstreamBadResponse, id="source-junk-bad-json"),
-    ],
-)  # fmt: skip
-async def test_a_failing_source_is_an_upstream_error_naming_it(
-    router: respx.MockRouter, make_client: MakeClient, answer: Any, error: type[UpstreamError]
-) -> None:
-    route = router.get(SEARCH)
-    if isinstance(answer, httpx.Response):
-        route.mock(return_value=answer)
-    else:
-        route.mock(side_effect=answer)
-    connector = MedicationConnector(make_client("medication", timeout=0.2))
-    with pytest.raises(error) as caught:
-        await connector.fetch("MedicationStatement", [CPR_A])
-    assert caught.value.source == "medication"

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import httpx
 import pytest
-import respx
 from pydantic import ValidationError
 
-from connectors.observations import SOURCE, ObservationsConnector, parse_observation
-from core.errors import UpstreamBadResponse, UpstreamError, UpstreamHTTPError, UpstreamTimeout
+from connectors.observations import SOURCE, parse_observation
 from core.records import MeasurementOrigin, MeasurementRecord
 from tests.connectors.conftest import (
     CPR_A,
     CPR_B,
     HOST,
     Fetch,
-    MakeClient,
-    bundle,
     coding,
-    fhir_response,
     patient_ref,
     restricted_label,
 )
@@ -205,34 +198,3 @@ async def test_fetch_leaves_out_the_uncounted_and_skips_the_unreadable(fetch: Fe
         CPR_A: [("obs-1", MeasurementOrigin.LAB)],
         CPR_B: [("obs-2", MeasurementOrigin.HOME)],
     }
-
-
-async def _slow(request: httpx.Request) -> httpx.Response:
-    await asyncio.sleep(5)
-    return fhir_response(bundle())
-
-
-@pytest.mark.parametrize(
-    ("answer", "error"),
-    [
-        pytest.param(httpx.ConnectError("refused"), UpstreamError, id="source-down"),
-        pytest.param(fhir_response(b"", status_code=503), UpstreamHTTPError, id="source-503"),
-        pytest.param(_slow, UpstreamTimeout, id="source-hanging"),
-        pytest.param(fhir_response(b"<html>oops</html>", content_type="text/html"),
-                     UpstreamBadResponse, id="source-junk-html"),
-        pytest.param(fhir_response(b'{"resourceType": "Observation"}'), UpstreamBadResponse,
-                     id="source-junk-not-a-bundle"),
-    ],
-)  # fmt: skip
-async def test_a_failing_source_is_an_upstream_error_naming_it(
-    router: respx.MockRouter, make_client: MakeClient, answer: Any, error: type[UpstreamError]
-) -> None:
-    route = router.get(SEARCH)
-    if isinstance(answer, httpx.Response):
-        route.mock(return_value=answer)
-    else:
-        route.mock(side_effect=answer)
-    connector = ObservationsConnector(make_client("observations", timeout=0.2))
-    with pytest.raises(error) as caught:
-        await connector.fetch("Observation", [CPR_A])
-    assert caught.value.source == "observations"
