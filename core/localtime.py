@@ -11,12 +11,41 @@ Example:
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-__all__ = ["COPENHAGEN", "local_date", "months_12_after"]
+__all__ = [
+    "COPENHAGEN",
+    "Clock",
+    "fixed_day_clock",
+    "local_date",
+    "months_12_after",
+    "system_clock",
+]
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+#: "Now", timezone-aware: what alerts measure "today" and "from now on" by (contract §5).
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def fixed_day_clock(day: date) -> Clock:
+    """A clock that lives on ``day`` (Copenhagen) at the real time of day.
+
+    The embedded demo's data is dated around one day; its alerts are computed as on that
+    day, so they read the same whenever the demo runs.
+    """
+
+    def now() -> datetime:
+        real = datetime.now(COPENHAGEN)
+        return datetime.combine(day, time(real.hour, real.minute, real.second), COPENHAGEN)
+
+    return now
 
 
 def local_date(value: datetime | date) -> date:

@@ -22,6 +22,7 @@ __all__ = [
     "GoalRecord",
     "HealthLiteracyRecord",
     "JournalNoteRecord",
+    "ListedPatient",
     "MeasurementOrigin",
     "MeasurementRecord",
     "MedicationRecord",
@@ -244,3 +245,11 @@ class ConsentRecord(Record):
         """Every provision of the tree: the top one first, then the nested ones."""
         top = ConsentProvisionRecord(kind=self.kind, actors=self.actors, classes=self.classes)
         return (top, *self.nested)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedPatient:
+    """(v2) One citizen the ``listing`` source lists with a GP clinic (contract §1)."""
+
+    cpr: str
+    name: str | None

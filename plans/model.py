@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from core.records import (
     AppointmentRecord,
@@ -16,10 +16,21 @@ from core.records import (
     MeasurementRecord,
     MedicationRecord,
     PreventionOfferRecord,
+    Record,
     TriageRecord,
 )
 
-__all__ = ["CarePackage", "Measurement", "PackageKind", "Plan", "PlanSection", "SourceStatus"]
+__all__ = [
+    "Alert",
+    "AlertKind",
+    "AlertPriority",
+    "CarePackage",
+    "Measurement",
+    "PackageKind",
+    "Plan",
+    "PlanSection",
+    "SourceStatus",
+]
 
 
 class PackageKind(enum.Enum):
@@ -27,6 +38,34 @@ class PackageKind(enum.Enum):
     LOW_BACK_PAIN = "LOW_BACK_PAIN"
     TYPE2_DIABETES = "TYPE2_DIABETES"
     HEART_DISEASE = "HEART_DISEASE"
+
+
+class AlertKind(enum.Enum):
+    """A follow-up flag's rule (contract §5, v2); plans/alerts.py raises them."""
+
+    NO_SHOW = "NO_SHOW"
+    NOT_REBOOKED = "NOT_REBOOKED"
+    REVIEW_OVERDUE = "REVIEW_OVERDUE"
+    NO_PLAN = "NO_PLAN"
+    NO_TRIAGE = "NO_TRIAGE"
+    OFF_TARGET = "OFF_TARGET"
+
+
+class AlertPriority(enum.Enum):
+    HIGH = "HIGH"  # the package's triage is RED
+    MEDIUM = "MEDIUM"  # YELLOW
+    LOW = "LOW"  # GREEN or none
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One follow-up flag of a package, from what the viewer sees (contract §5)."""
+
+    kind: AlertKind
+    priority: AlertPriority
+    since: date  # a Copenhagen calendar day
+    text: str  # one Danish sentence for the person reading the plan
+    items: tuple[Record, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,6 +100,7 @@ class CarePackage(PlanSection):
     triage: TriageRecord | None = None
     health_literacy: HealthLiteracyRecord | None = None
     course: CourseRecord | None = None  # the package's CarePlan, chosen by plans/assembly.py
+    alerts: list[Alert] = field(default_factory=list)  # priority, then oldest since
 
 
 @dataclass(frozen=True, slots=True)
