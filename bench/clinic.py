@@ -279,7 +279,10 @@ def _care_plans(v: Variant, day: date) -> list[Res]:
     res = _base("CarePlan", "wl-cp", status="active", intent="plan")
     created = day - timedelta(days=380)
     res["created"], res["period"] = _at(created), {"start": created.isoformat()}
-    res["author"] = {"identifier": {"system": _SOR_SYSTEM, "value": CLINIC_SOR}, "display": _GP_NAME}
+    res["author"] = {
+        "identifier": {"system": _SOR_SYSTEM, "value": CLINIC_SOR},
+        "display": _GP_NAME,
+    }
     res["addresses"] = [_CONDITION_REF]
     res["category"] = [_COPD]
     review = {"coding": [{"system": "urn:minplan:activity", "code": "review"}]}
