@@ -14,6 +14,7 @@ import pytest
 from demo.people import ORG_GP, ORG_HOSPITAL, PATIENT_BOTH, PATIENT_LBP, PROXY_OF_BOTH
 from plans.audit import AccessContext, AccessRecord
 from tests.conftest import Gateway, MakeGateway
+from tests.schema.test_contract import CONTRACT_V2, _check_field, _check_type
 
 PAGE = """
 query($cpr: String, $since: DateTime, $first: Int, $after: String) {
@@ -135,6 +136,12 @@ async def test_context_is_plan_for_a_plan_read_and_worklist_for_a_work_list_entr
     ]
     assert page["total"] == 2
     assert body["data"]["accessLog"] == [{"context": "PLAN"}, {"context": "WORKLIST"}]
+
+
+def test_access_context_is_served_as_contract_v2_names_it() -> None:
+    # The rest of version 2 comes with the work list; this part is served already.
+    _check_type(CONTRACT_V2, "AccessContext")
+    _check_field(CONTRACT_V2, "AccessLogEntry", "context")
 
 
 async def test_since_with_paging(make_gateway: MakeGateway) -> None:
