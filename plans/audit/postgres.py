@@ -8,6 +8,7 @@ autocommitted statement: :meth:`PostgresAccessLog.record` returns after the comm
 The schema is created, and an older one migrated (:mod:`plans.audit.migrations`), in one
 transaction holding an advisory lock on the table's name: gateways starting at once take
 turns, and each later one finds the table up to date.
+
 :meth:`PostgresAccessLog.ping` inserts a row in a transaction it rolls back: a table that
 cannot take a write (read-only, locked) is not ready, though it reads.
 """
