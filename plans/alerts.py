@@ -144,8 +144,8 @@ def raise_alerts(
     ]
     context = _Context(now, local_date(now), deadline_days, _Words(second_person))
     for package in packages:
-        triage = package.triage.level if package.triage is not None else None
-        priority = _PRIORITY.get(triage, AlertPriority.LOW) if triage else AlertPriority.LOW
+        triage = package.triage
+        priority = _PRIORITY.get(triage.level, AlertPriority.LOW) if triage else AlertPriority.LOW
         raised = [
             Alert(kind, priority, since, text, items)
             for rule in rules
@@ -169,17 +169,14 @@ class _Words:
     def subject(self) -> str:
         return "Du" if self.second_person else "Patienten"
 
-    def own(self, noun: str, *, neuter: bool = False) -> str:
-        """Reflexive: "din aftale", "sin aftale"; neuter "dit"/"sit"."""
-        if self.second_person:
-            return f"{'dit' if neuter else 'din'} {noun}"
-        return f"{'sit' if neuter else 'sin'} {noun}"
+    def own(self, noun: str) -> str:
+        """Reflexive, a common-gender noun: "din aftale", "sin aftale"."""
+        return f"{'din' if self.second_person else 'sin'} {noun}"
 
-    def possessive(self, noun: str, *, neuter: bool = False) -> str:
-        """Non-reflexive: "Din aftale", "Patientens aftale" (sentence start)."""
-        if self.second_person:
-            return f"{'Dit' if neuter else 'Din'} {noun}"
-        return f"Patientens {noun}"
+    def possessive(self, noun: str) -> str:
+        """Non-reflexive at a sentence's start, a common-gender noun: "Din aftale",
+        "Patientens aftale"."""
+        return f"{'Din' if self.second_person else 'Patientens'} {noun}"
 
     def object(self, noun: str, *, neuter: bool = False) -> str:
         """Non-reflexive inside a sentence: "dit forløb", "patientens forløb"."""
