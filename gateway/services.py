@@ -16,14 +16,17 @@ from pathlib import Path
 import httpx
 
 from connectors import CONNECTOR_CLASSES, Connector, FhirClient
+from connectors.listing import ListingConnector
 from core.errors import ConfigError
 from core.metrics import Metrics
 from plans.audit import AccessLog, open_access_log
 from plans.consent import source_cache_ttls
 from plans.reader import PlanReader
 from plans.viewer import Viewer
+from plans.worklist import WorklistReader
 from schema import Context
 from upstream.cache import SourceCache
+from upstream.listing import ListingSource
 from upstream.loaders import BatchLoaders, RequestLoaders
 from upstream.pipeline import SourcePipeline
 from upstream.resilience import Resilience
@@ -59,6 +62,7 @@ class Services:
     pipeline: SourcePipeline
     cache: SourceCache
     plans: PlanReader
+    worklists: WorklistReader
     metrics: Metrics
     loaders: BatchLoaders
 
@@ -69,6 +73,7 @@ class Services:
             plans=self.plans,
             loaders=RequestLoaders(self.loaders),
             access_log=self.access_log,
+            worklists=self.worklists,
             request_id=request_id,
         )
 
@@ -124,6 +129,38 @@ def _transport(settings: Settings) -> httpx.AsyncBaseTransport:
     return httpx.AsyncHTTPTransport(limits=limits)
 
 
+def _fhir_client(
+    settings: Settings, upstream: httpx.AsyncBaseTransport, name: str, url: str
+) -> FhirClient:
+    return FhirClient(
+        upstream,
+        source=name,
+        base_url=url,
+        timeout=settings.timeout_for(name),
+        page_size=settings.listing_page_size if name == "listing" else settings.source_page_size,
+        max_pages=settings.source_max_pages,
+    )
+
+
+def _listing(
+    settings: Settings,
+    upstream: httpx.AsyncBaseTransport,
+    url: str | None,
+    *,
+    resilience: Resilience,
+    metrics: Metrics,
+) -> ListingSource | None:
+    if url is None:
+        return None
+    return ListingSource(
+        ListingConnector(_fhir_client(settings, upstream, "listing", url)),
+        resilience=resilience,
+        metrics=metrics,
+        fresh_ttl=settings.ttl_for("listing"),
+        stale_ttl=settings.stale_ttl,
+    )
+
+
 def _pipeline(
     settings: Settings,
     upstream: httpx.AsyncBaseTransport,
@@ -134,15 +171,8 @@ def _pipeline(
 ) -> SourcePipeline:
     connectors: dict[str, Connector] = {}
     for name, url in urls.items():
-        fhir = FhirClient(
-            upstream,
-            source=name,
-            base_url=url,
-            timeout=settings.timeout_for(name),
-            page_size=settings.source_page_size,
-            max_pages=settings.source_max_pages,
-        )
-        connectors[name] = CONNECTOR_CLASSES[name](fhir)
+        if name in CONNECTOR_CLASSES:  # the listing is searched by clinic: see _listing
+            connectors[name] = CONNECTOR_CLASSES[name](_fhir_client(settings, upstream, name, url))
     ttls = {
         name: source_cache_ttls(
             name,
@@ -207,6 +237,22 @@ async def open_services(
             access_log=access_log,
             pseudonym_key=settings.pseudonym_key.encode(),
             deadline=settings.request_deadline,
+            metrics=metrics,
+        ),
+        worklists=WorklistReader(
+            pipeline=pipeline,
+            listing=_listing(
+                settings,
+                upstream,
+                source_urls.get("listing"),
+                resilience=pipeline.resilience,
+                metrics=metrics,
+            ),
+            access_log=access_log,
+            pseudonym_key=settings.pseudonym_key.encode(),
+            batch_size=settings.batch_size,
+            deadline=settings.request_deadline,
+            plan_deadline_days=settings.plan_deadline_days,
             metrics=metrics,
         ),
         metrics=metrics,
