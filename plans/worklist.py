@@ -254,7 +254,7 @@ class WorklistReader:
         ]
         await self._log(viewer, page, request_id)
         if self.metrics is not None:
-            self.metrics.child(self.metrics.plans, "worklist").inc(len(entries))
+            self.metrics.worklist_entries.inc(len(entries))
         end = page[-1].sort_key() if page else after
         return Worklist(
             entries=entries,
