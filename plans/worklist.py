@@ -41,7 +41,7 @@ from core.localtime import Clock, system_clock
 from core.metrics import Metrics
 from core.sources import SOURCE_NAMES
 from core.records import ConsentRecord, DiagnosisRecord, ListedPatient, Record, TriageLevel
-from plans.alerts import raise_alerts
+from plans.alerts import answered_sources, raise_alerts
 from plans.assembly import assemble_packages, package_kind
 from plans.audit import AccessContext, AccessLog, AccessRecord
 from plans.consent import CONSENT_SOURCE, Access, filter_records, request_access
@@ -372,10 +372,8 @@ class WorklistReader:
             if cpr in answers:
                 candidate.by_key[key] = answers[cpr]
         by_source: dict[str, list[Record]] = {}
-        answered: dict[str, bool] = {}
         for (source, _), result in candidate.by_key.items():
             by_source.setdefault(source, []).extend(result.records)
-            answered[source] = answered.get(source, True) and result.ok
         access = candidate.access
         visible, restricted = filter_records(access, by_source)
         view = view_key(access)
@@ -385,7 +383,7 @@ class WorklistReader:
         raise_alerts(
             packages,
             sections=access.allowed,
-            answered={source for source, ok in answered.items() if ok},
+            answered=answered_sources({k: r.ok for k, r in candidate.by_key.items()}),
             now=now,
             deadline_days=self.plan_deadline_days,
             second_person=False,
