@@ -11,6 +11,9 @@
 - ``observations``: lab results, values measured in the clinic, and values measured at
   home (``urn:minplan:origin|home``); some on target, some not.
 - ``medication``: active and stopped MedicationStatements with dosage text and prescriber.
+- ``appointments`` (for the follow-up alerts): Henrik Larsen missed his heart check-up at
+  the hospital, and only a proposed (not booked) scan follows it, so his heart-disease
+  package raises a NO_SHOW as of BASE_DAY; the other alert kinds come from the data above.
 
 Where the codes come from:
 
@@ -272,6 +275,12 @@ _GOALS_V2: list[tuple[Any, ...]] = [
      "cond-peter-kol"),
 ]
 
+_APPOINTMENTS_V2: list[tuple[Any, ...]] = [
+    # id, patient, status, day, time, minutes, text, actor, package link (as demo.data's)
+    ("appt-henrik-cardio", HENRIK, "noshow", -12, "09:00", 30, "Kontrol i hjerteambulatoriet",
+     "Aarhus Universitetshospital, Hjertesygdomme", "cond-henrik-ihd"),
+]
+
 _MEDICATIONS: list[tuple[Any, ...]] = [
     # id, patient, status, ATC, name, dosage, start, end, prescriber, package link
     ("med-karen-relvar", KAREN, "active", "R03AK10", "Relvar Ellipta 92/22 mikrog/dosis",
@@ -341,11 +350,13 @@ def _broken() -> dict[str, list[Res]]:
 
 def build_v2_resources() -> dict[str, list[Res]]:
     """The v2 resources by source: ``careplan`` (CarePlans and Goals to add), ``observations``,
-    ``medication``. Fresh dicts on every call; :func:`demo.data.build_resources` merges them."""
+    ``medication``, and ``appointments`` to add. Fresh dicts on every call;
+    :func:`demo.data.build_resources` merges them."""
     resources: dict[str, list[Res]] = {
         "careplan": [_care_plan(*r) for r in CARE_PLANS] + [_measure_goal(*r) for r in _GOALS_V2],
         "observations": [_observation(*r) for r in _OBSERVATIONS],
         "medication": [_medication(*r) for r in _MEDICATIONS],
+        "appointments": [d._appointment(*r) for r in _APPOINTMENTS_V2],
     }
     for source, extra in _broken().items():
         resources[source] += extra

@@ -18,7 +18,9 @@ import httpx
 from connectors import CONNECTOR_CLASSES, Connector, FhirClient
 from connectors.listing import ListingConnector
 from core.errors import ConfigError
+from core.localtime import fixed_day_clock, system_clock
 from core.metrics import Metrics
+from demo import data as demo_data
 from plans.audit import AccessLog, open_access_log
 from plans.consent import source_cache_ttls
 from plans.reader import PlanReader
@@ -238,6 +240,9 @@ async def open_services(
             pseudonym_key=settings.pseudonym_key.encode(),
             deadline=settings.request_deadline,
             metrics=metrics,
+            # The demo's data is dated around its own day: its alerts are as of that day.
+            clock=fixed_day_clock(demo_data.BASE_DAY) if settings.demo else system_clock,
+            plan_deadline_days=settings.plan_deadline_days,
         ),
         worklists=WorklistReader(
             pipeline=pipeline,

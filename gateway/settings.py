@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     source_max_pages: int = Field(50, ge=1, description="stop following next links after this")
     request_deadline: Seconds = Field(5.0, description="whole plan request, seconds")
 
+    # Alerts (contract §5, v2)
+    plan_deadline_days: int = Field(
+        30, ge=0, description="days after a package's diagnosis before NO_PLAN is raised"
+    )
+
     # Auth
     auth_issuer: str | None = None
     auth_jwks_url: str | None = None

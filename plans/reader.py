@@ -1,4 +1,4 @@
-"""Reading one plan: check the request, fetch, decide access, filter, assemble, log.
+"""Reading one plan: check the request, fetch, decide access, filter, assemble, alert, log.
 
 The order matters for safety and speed:
 
@@ -24,9 +24,11 @@ from datetime import UTC, datetime
 from connectors import SearchKey
 from core.cpr import pseudonymise_cpr
 from core.errors import AuditWriteError
+from core.localtime import Clock, system_clock
 from core.metrics import Metrics
 from core.records import ConsentRecord, Record
 from core.sources import SOURCE_NAMES
+from plans.alerts import answered_sources, raise_alerts
 from plans.assembly import assemble_packages
 from plans.audit import AccessLog, AccessRecord
 from plans.consent import (
@@ -65,8 +67,12 @@ class PlanReader:
         pseudonym_key: bytes,
         deadline: float,
         metrics: Metrics | None = None,
+        clock: Clock = system_clock,
+        plan_deadline_days: int = 30,
     ) -> None:
         self.search_keys = tuple(search_keys)
+        self.clock = clock  # "today" for alerts; the embedded demo's stays on its day
+        self.plan_deadline_days = plan_deadline_days
         self.access_log = access_log
         self.pseudonym_key = pseudonym_key
         self.deadline = deadline
@@ -137,6 +143,14 @@ class PlanReader:
         view = view_key(access, proxy=self.pseudonym(proxy) if proxy else None)
         packages, unassigned = assemble_packages(
             visible, package_id=lambda kind: self.ids.package_id(patient, kind, view)
+        )
+        raise_alerts(  # after filtering: alerts read only what this viewer sees
+            packages,
+            sections=access.allowed,
+            answered=answered_sources({key: result.ok for key, result in results.items()}),
+            now=self.clock(),
+            deadline_days=self.plan_deadline_days,
+            second_person=access.kind is ViewerKind.PATIENT,
         )
         plan = Plan(
             id=self.ids.plan_id(patient, view),

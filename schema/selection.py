@@ -67,7 +67,8 @@ FIELD_SOURCES: dict[str, tuple[Need, ...]] = {
     "course": (COURSE_SEARCH,),
     "measurements": ("observations", "careplan"),
     "medications": ("medication",),
-    "alerts": ("appointments", "careplan", "observations"),  # contract §5: what alerts read
+    # Contract §5: everything the alert rules read; the course decides three of them.
+    "alerts": ("diagnoses", "appointments", "careplan", "observations", COURSE_SEARCH),
     "__typename": (),
 }
 

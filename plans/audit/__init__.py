@@ -1,7 +1,8 @@
-"""The access log ("who has seen my data"): every plan read by a clinician or a proxy.
+"""The access log ("who has seen my data"): every read by a clinician or a proxy.
 
 Open the backend named by ``MINPLAN_AUDIT_URL`` with :func:`open_access_log`, ``start``
-it in the app's lifespan, ``record`` each read before its answer leaves (an
+it in the app's lifespan (which also migrates an older log in place), ``record`` each
+read before its answer leaves (``record_many`` a work-list page's entries, all or none; an
 :class:`~core.errors.AuditWriteError` means the read must fail), and read a
 patient's entries back newest first with ``entries`` (the newest) or ``page`` (all, in
 pages).
@@ -15,6 +16,7 @@ from core.errors import ConfigError
 from plans.audit.base import (
     ACTOR_ROLES,
     DEFAULT_TABLE,
+    AccessContext,
     AccessLog,
     AccessRecord,
     check_table_name,
@@ -35,6 +37,7 @@ __all__ = [
     "ACTOR_ROLES",
     "DEFAULT_TABLE",
     "MAX_PAGE_SIZE",
+    "AccessContext",
     "AccessLog",
     "AccessPage",
     "AccessRecord",

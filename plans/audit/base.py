@@ -1,8 +1,9 @@
 """The access log ("who has seen my data"): the record, the backend protocol, the factory.
 
-Every plan read by a clinician or a proxy is written here before the answer leaves; if
-the write fails, the read fails (:class:`~core.errors.AuditWriteError`). The patient
-and their proxies read it back newest first.
+Every plan read by a clinician or a proxy, and every patient on a clinician's work list,
+is written here before the answer leaves; if the write fails, the read fails
+(:class:`~core.errors.AuditWriteError`). The patient and their proxies read it back
+newest first.
 
 A CPR number is never stored in clear: ``patient`` and a proxy's ``actor_ref`` are keyed
 pseudonyms made with :func:`core.cpr.pseudonymise_cpr`.
@@ -16,7 +17,9 @@ Example:
 
 from __future__ import annotations
 
+import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -30,6 +33,7 @@ __all__ = [
     "ACTOR_ROLES",
     "COLUMNS",
     "DEFAULT_TABLE",
+    "AccessContext",
     "AccessLog",
     "AccessRecord",
     "check_entries_query",
@@ -45,6 +49,19 @@ DEFAULT_TABLE = "minplan_access_log"
 # Lower case only (PostgreSQL folds unquoted names), and short enough that the index
 # name derived from it stays within PostgreSQL's 63-character identifier limit.
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,47}$")
+
+
+class AccessContext(enum.StrEnum):
+    """What the reader was doing when they saw the patient's data.
+
+    Stored as its value (the member's name) in the ``context`` column; entries written
+    before the column existed read back as :attr:`PLAN`, the only read there was then.
+    """
+
+    #: The patient's plan was read (``Query.plan``).
+    PLAN = "PLAN"
+    #: The patient was one entry of a clinic's work list (``Query.worklist``).
+    WORKLIST = "WORKLIST"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,9 +80,11 @@ class AccessRecord:
         emergency: True when the reader broke the glass.
         reason: The break-the-glass reason.
         request_id: The request that read the plan.
+        context: A plan read or a work-list read; PLAN unless said otherwise.
 
     Raises:
-        ValueError: ``at`` is naive, or ``actor_role`` is not one of :data:`ACTOR_ROLES`.
+        ValueError: ``at`` is naive, ``actor_role`` is not one of :data:`ACTOR_ROLES`,
+            or ``context`` names no :class:`AccessContext`.
     """
 
     at: datetime
@@ -79,6 +98,7 @@ class AccessRecord:
     emergency: bool
     reason: str | None
     request_id: str
+    context: AccessContext = AccessContext.PLAN
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None or self.at.utcoffset() is None:
@@ -91,6 +111,15 @@ class AccessRecord:
         if not isinstance(self.sections, tuple):
             # A list would make the frozen record unhashable; accept any iterable.
             object.__setattr__(self, "sections", tuple(self.sections))
+        if type(self.context) is not AccessContext:
+            # A plain "WORKLIST" (as a row holds it) becomes the member; anything else fails.
+            try:
+                object.__setattr__(self, "context", AccessContext(self.context))
+            except ValueError:
+                raise ValueError(
+                    f"AccessRecord.context must be one of {[c.value for c in AccessContext]}, "
+                    f"not {self.context!r}"
+                ) from None
 
 
 #: The stored columns, in the order of :class:`AccessRecord`'s fields.
@@ -102,7 +131,9 @@ class AccessLog(Protocol):
     """What a backend of the access log does. Open one with :func:`open_access_log`."""
 
     async def start(self) -> None:
-        """Connect and create the schema if absent. Idempotent.
+        """Connect, create the schema if absent and bring an older one up to date.
+
+        Idempotent, also when several gateway processes start at once.
 
         Raises:
             AuditWriteError: The store cannot be opened or the schema not created.
@@ -115,6 +146,17 @@ class AccessLog(Protocol):
 
     async def record(self, entry: AccessRecord) -> None:
         """Write one entry; return only once it is committed.
+
+        Raises:
+            AuditWriteError: On any failure, with the cause chained.
+        """
+        ...
+
+    async def record_many(self, entries: Sequence[AccessRecord]) -> None:
+        """Write every entry in one transaction; return only once all are committed.
+
+        All or nothing: if one entry cannot be written, none is kept. For a work-list page,
+        one entry per patient returned. An empty sequence writes nothing.
 
         Raises:
             AuditWriteError: On any failure, with the cause chained.

@@ -2,7 +2,13 @@
 
 ``at`` is ``timestamptz``, ``sections`` a ``text[]``, with an index on
 ``(patient, at DESC)`` for the patient's newest-first read. Each insert is one
-autocommitted statement: :meth:`PostgresAccessLog.record` returns after the commit.
+autocommitted statement: :meth:`PostgresAccessLog.record` returns after the commit;
+:meth:`PostgresAccessLog.record_many` writes its batch in one transaction.
+
+The schema is created, and an older one migrated (:mod:`plans.audit.migrations`), in one
+transaction holding an advisory lock on the table's name: gateways starting at once take
+turns, and each later one finds the table up to date.
+
 :meth:`PostgresAccessLog.ping` inserts a row in a transaction it rolls back: a table that
 cannot take a write (read-only, locked) is not ready, though it reads.
 """
@@ -18,6 +24,7 @@ import asyncpg
 
 from core.errors import AuditWriteError
 from plans.audit.base import DEFAULT_TABLE
+from plans.audit.migrations import MIGRATIONS
 from plans.audit.sql import Row, SqlAccessLog, Statement
 
 __all__ = ["PostgresAccessLog"]
@@ -54,7 +61,8 @@ class PostgresAccessLog(SqlAccessLog):
         )
 
     async def start(self) -> None:
-        """Open the pool and create the table and index if absent.
+        """Open the pool, create the table and index if absent, bring an older table up
+        to date.
 
         Idempotent, also across gateway instances starting together: the DDL runs
         under a transaction-scoped advisory lock.
@@ -84,10 +92,14 @@ class PostgresAccessLog(SqlAccessLog):
             ) from exc
 
     async def _create_schema(self, pool: Any) -> None:
+        """Create the table if absent, then apply the later steps it lacks; one
+        transaction (PostgreSQL's DDL is transactional), so a failure changes nothing."""
         table = self._table
         async with pool.acquire() as conn, conn.transaction():
             # Concurrent CREATE ... IF NOT EXISTS can still collide in pg_type.
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", table)
+            # The table as version 1 shipped it; later columns come from MIGRATIONS, so a
+            # new log and a migrated one are the same.
             await conn.execute(
                 f"""CREATE TABLE IF NOT EXISTS {table} (
                     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -107,6 +119,20 @@ class PostgresAccessLog(SqlAccessLog):
             await conn.execute(
                 f"CREATE INDEX IF NOT EXISTS {table}_patient_at ON {table} (patient, at DESC)"
             )
+            for step in MIGRATIONS:
+                # Look first: ALTER TABLE takes an ACCESS EXCLUSIVE lock even when IF NOT
+                # EXISTS finds the column, stalling every running gateway's inserts.
+                present = await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1::text::regclass"
+                    " AND attname = $2 AND NOT attisdropped)",
+                    table,
+                    step.column,
+                )
+                if not present:
+                    await conn.execute(
+                        f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {step.column} "
+                        f"{step.postgres}"
+                    )
 
     async def close(self) -> None:
         """Close the pool, waiting for connections in use. Safe to call twice."""
@@ -136,6 +162,10 @@ class PostgresAccessLog(SqlAccessLog):
     async def _write(self, insert: Statement) -> None:
         sql, params = insert
         await self._open().execute(sql, *params)
+
+    async def _write_many(self, insert: str, rows: Sequence[list[object]]) -> None:
+        async with self._open().acquire() as conn, conn.transaction():
+            await conn.executemany(insert, rows)
 
     async def _read(self, select: Statement) -> Sequence[Row]:
         sql, params = select

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from core.errors import AuditWriteError
 from plans.audit.base import (
     COLUMNS,
+    AccessContext,
     AccessRecord,
     check_entries_query,
     check_table_name,
@@ -81,6 +82,12 @@ class SqlAccessLog(ABC):
         """Run ``insert`` and commit it. Raises RuntimeError when not started."""
 
     @abstractmethod
+    async def _write_many(self, insert: str, rows: Sequence[list[object]]) -> None:
+        """Run ``insert`` once per row in one transaction; commit all or none.
+
+        Raises RuntimeError when not started."""
+
+    @abstractmethod
     async def _read(self, select: Statement) -> Sequence[Row]:
         """The rows ``select`` finds. Raises RuntimeError when not started."""
 
@@ -94,16 +101,39 @@ class SqlAccessLog(ABC):
         Raises:
             AuditWriteError: On any failure, including a closed log or a timeout.
         """
+        values = self._values(entry)
+        try:
+            await self._write((self._insert, values))
+        except Exception as exc:
+            raise self._write_error(exc) from exc
+
+    async def record_many(self, entries: Sequence[AccessRecord]) -> None:
+        """Write every entry in one transaction, in order; all are committed or none.
+
+        Raises:
+            AuditWriteError: On any failure, including a closed log or a timeout; then
+                no entry of ``entries`` is kept.
+        """
+        rows = [self._values(entry) for entry in entries]
+        if not rows:
+            return
+        try:
+            await self._write_many(self._insert, rows)
+        except Exception as exc:
+            raise self._write_error(exc) from exc
+
+    def _values(self, entry: AccessRecord) -> list[object]:
         values = {name: getattr(entry, name) for name in COLUMNS}
         values["at"] = self._stored_moment(entry.at)
         values["sections"] = self._stored_sections(entry.sections)
-        try:
-            await self._write((self._insert, [values[name] for name in COLUMNS]))
-        except Exception as exc:
-            raise AuditWriteError(
-                f"access log: could not write to {self.database} table {self._table} "
-                f"({type(exc).__name__})"
-            ) from exc
+        values["context"] = entry.context.value
+        return [values[name] for name in COLUMNS]
+
+    def _write_error(self, exc: Exception) -> AuditWriteError:
+        return AuditWriteError(
+            f"access log: could not write to {self.database} table {self._table} "
+            f"({type(exc).__name__})"
+        )
 
     async def entries(
         self, patient: str, *, since: datetime | None = None, limit: int = 500
@@ -160,6 +190,7 @@ class SqlAccessLog(ABC):
             emergency=bool(row["emergency"]),
             reason=_optional(row["reason"]),
             request_id=str(row["request_id"]),
+            context=AccessContext(str(row["context"])),
         )
 
 

@@ -2,8 +2,13 @@
 
 WAL mode with ``synchronous=FULL``: a committed access record survives a crash or a
 power cut. Each insert runs in autocommit mode, so :meth:`SqliteAccessLog.record`
-returns only after its own commit. ``at`` is ISO 8601 text in UTC with microseconds
-(fixed width, so it sorts as time does); ``sections`` is a JSON array.
+returns only after its own commit; :meth:`SqliteAccessLog.record_many` writes its batch
+in one ``BEGIN IMMEDIATE`` transaction. ``at`` is ISO 8601 text in UTC with
+microseconds (fixed width, so it sorts as time does); ``sections`` is a JSON array.
+
+The schema is created, and an older one migrated (:mod:`plans.audit.migrations`), in
+one ``BEGIN IMMEDIATE`` transaction: a second process starting at once waits for the
+write lock, then finds the table up to date.
 
 :meth:`SqliteAccessLog.ping` asks for the write lock on a connection of its own and gives
 it back at once: a database another process holds locked is not ready, though it reads.
@@ -24,6 +29,7 @@ import aiosqlite
 
 from core.errors import AuditWriteError
 from plans.audit.base import COLUMNS, DEFAULT_TABLE
+from plans.audit.migrations import MIGRATIONS
 from plans.audit.sql import Row, SqlAccessLog, Statement
 
 __all__ = ["SqliteAccessLog"]
@@ -63,6 +69,17 @@ def _try_write_lock(path: str) -> bool:
     return True
 
 
+async def _add_column(db: aiosqlite.Connection, table: str, column: str, definition: str) -> None:
+    try:
+        await db.execute_fetchall(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+    except sqlite3.OperationalError as exc:
+        # Under the write lock no gateway can add it between our look and our ALTER; if
+        # something else did (a racing process on another code path, a hand migration),
+        # the step is done either way.
+        if "duplicate column name" not in str(exc):
+            raise
+
+
 class SqliteAccessLog(SqlAccessLog):
     """The access log in a SQLite file.
 
@@ -81,6 +98,10 @@ class SqliteAccessLog(SqlAccessLog):
         super().__init__(table, mark=lambda _n: "?")
         self._path = path
         self._db: aiosqlite.Connection | None = None
+        # One connection serves every call; a transaction on it (a batch, the schema step)
+        # would take in, and on failure roll back, whatever else ran on it meanwhile. So
+        # each use of the connection holds this lock for its whole extent.
+        self._lock = asyncio.Lock()
 
     @property
     def path(self) -> str:
@@ -88,16 +109,19 @@ class SqliteAccessLog(SqlAccessLog):
         return self._path
 
     async def start(self) -> None:
-        """Open the file (making its directory), set WAL and FULL sync, create the schema.
+        """Open the file (making its directory), set WAL and FULL sync, create the schema
+        or bring an older one up to date.
 
-        Idempotent: a second call only re-checks the schema.
+        Idempotent: a second call only re-checks the schema. Safe when two processes
+        start on one file at once.
 
         Raises:
             AuditWriteError: The file cannot be opened or the schema not created.
         """
         try:
             if self._db is not None:
-                await self._create_schema(self._db)
+                async with self._lock:
+                    await self._create_schema(self._db)
                 return
             db = await self._connect()
             try:
@@ -126,26 +150,45 @@ class SqliteAccessLog(SqlAccessLog):
         return db
 
     async def _create_schema(self, db: aiosqlite.Connection) -> None:
+        """Create the table as version 1 shipped it, then apply the later steps it lacks.
+
+        All in one ``BEGIN IMMEDIATE`` transaction (SQLite's DDL is transactional): it
+        takes the write lock first, so a racing process waits, then reads the columns as
+        this one left them; a failure leaves the table as it was.
+        """
         table = self._table
-        await db.execute_fetchall(
-            f"""CREATE TABLE IF NOT EXISTS {table} (
-                id INTEGER PRIMARY KEY,
-                at TEXT NOT NULL,
-                patient TEXT NOT NULL,
-                actor_role TEXT NOT NULL,
-                actor_name TEXT,
-                actor_org TEXT,
-                actor_org_name TEXT,
-                actor_ref TEXT,
-                sections TEXT NOT NULL,
-                emergency INTEGER NOT NULL,
-                reason TEXT,
-                request_id TEXT NOT NULL
-            )"""
-        )
-        await db.execute_fetchall(
-            f"CREATE INDEX IF NOT EXISTS {table}_patient_at ON {table} (patient, at)"
-        )
+        await db.execute_fetchall("BEGIN IMMEDIATE")
+        try:
+            # The table as version 1 shipped it; later columns come from MIGRATIONS.
+            await db.execute_fetchall(
+                f"""CREATE TABLE IF NOT EXISTS {table} (
+                    id INTEGER PRIMARY KEY,
+                    at TEXT NOT NULL,
+                    patient TEXT NOT NULL,
+                    actor_role TEXT NOT NULL,
+                    actor_name TEXT,
+                    actor_org TEXT,
+                    actor_org_name TEXT,
+                    actor_ref TEXT,
+                    sections TEXT NOT NULL,
+                    emergency INTEGER NOT NULL,
+                    reason TEXT,
+                    request_id TEXT NOT NULL
+                )"""
+            )
+            await db.execute_fetchall(
+                f"CREATE INDEX IF NOT EXISTS {table}_patient_at ON {table} (patient, at)"
+            )
+            info = await db.execute_fetchall(f"PRAGMA table_info({table})")
+            present = {str(row[1]) for row in info}
+            for step in MIGRATIONS:
+                if step.column not in present:
+                    await _add_column(db, table, step.column, step.sqlite)
+            await db.execute_fetchall("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                await db.execute_fetchall("ROLLBACK")
+            raise
 
     async def close(self) -> None:
         """Close the connection. Safe to call twice."""
@@ -172,17 +215,37 @@ class SqliteAccessLog(SqlAccessLog):
         return self._db
 
     async def _write(self, insert: Statement) -> None:
-        await self._open().execute_fetchall(*insert)
+        async with self._lock:
+            await self._open().execute_fetchall(*insert)
+
+    async def _write_many(self, insert: str, rows: Sequence[list[object]]) -> None:
+        async with self._lock:
+            db = self._open()
+            # IMMEDIATE: take the write lock before the first insert, waiting (busy
+            # timeout) for another process's write rather than failing half-way.
+            await db.execute_fetchall("BEGIN IMMEDIATE")
+            try:
+                await db.executemany(insert, rows)
+                await db.execute_fetchall("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    await db.execute_fetchall("ROLLBACK")
+                raise
 
     async def _read(self, select: Statement) -> Sequence[Row]:
+        async with self._lock:
+            return await self._fetch(select)
+
+    async def _fetch(self, select: Statement) -> Sequence[Row]:
         rows = await self._open().execute_fetchall(*select)
         return [dict(zip(_ROW, row, strict=True)) for row in rows]
 
     async def _read_page(self, count: Statement, select: Statement) -> tuple[int, Sequence[Row]]:
         # One connection, autocommit: a write between the two reads can only be newer than
         # every entry of the page, so the page itself never shifts.
-        (total,) = next(iter(await self._open().execute_fetchall(*count)))
-        return int(total), await self._read(select)
+        async with self._lock:
+            (total,) = next(iter(await self._open().execute_fetchall(*count)))
+            return int(total), await self._fetch(select)
 
     async def ping(self) -> bool:
         """True when the database would take a write now; writes nothing; never raises."""

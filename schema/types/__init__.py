@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .alerts import AlertKind, AlertPriority, FollowUpAlert
 from .care import Course, Measurement, MeasurementOrigin, Medication, Organisation
 from .items import (
     Appointment,
@@ -20,11 +21,14 @@ from .viewer import AccessLogEntry, Role, Viewer
 
 __all__ = [
     "AccessLogEntry",
+    "AlertKind",
+    "AlertPriority",
     "Appointment",
     "AppointmentStatus",
     "CarePackage",
     "Course",
     "Diagnosis",
+    "FollowUpAlert",
     "Goal",
     "HealthLiteracy",
     "JournalNote",

@@ -9,6 +9,7 @@ import strawberry
 
 from plans import model
 
+from .alerts import FollowUpAlert
 from .care import Course, Measurement, Medication
 from .items import (
     Appointment,
@@ -117,6 +118,12 @@ class CarePackage:
     )
     medications: list[Medication] = strawberry.field(
         description=f"{_MEDICATIONS_DOC} Those prescribed for this package's diagnoses."
+    )
+    alerts: list[FollowUpAlert] = strawberry.field(
+        description=(
+            "Follow-up flags of this package (README §5), from what this viewer sees: the "
+            "highest priority first, then the oldest `since`. One per offending item."
+        )
     )
 
     @strawberry.field(description=_APPOINTMENTS_DOC)

@@ -8,15 +8,24 @@ from typing import Any
 import strawberry
 
 from plans import viewer as viewer_model
-from plans.audit import AccessPage, AccessRecord, encode_cursor
+from plans.audit import AccessContext, AccessPage, AccessRecord, encode_cursor
 
-__all__ = ["AccessLogEntry", "AccessLogPage", "Role", "Viewer"]
+__all__ = ["AccessContext", "AccessLogEntry", "AccessLogPage", "Role", "Viewer"]
 
 Role = viewer_model.Role
 strawberry.enum(
     Role,
     name="Role",
     description="CITIZEN (MinSundhed, MinLæge) or CLINICIAN (the shared view, any sector).",
+)
+
+strawberry.enum(
+    AccessContext,
+    name="AccessContext",
+    description=(
+        "What the reader was doing: PLAN, reading the patient's plan; WORKLIST, listing "
+        "the patient on their clinic's work list. Entries from before the work list are PLAN."
+    ),
 )
 
 
@@ -51,6 +60,9 @@ class AccessLogEntry:
     sections: list[str] = strawberry.field(
         description="The plan sections the viewer was shown (consent classes)."
     )
+    context: AccessContext = strawberry.field(
+        description="PLAN for a plan read, WORKLIST for a work-list read."
+    )
 
     @classmethod
     def from_record(cls, record: AccessRecord) -> AccessLogEntry:
@@ -63,6 +75,7 @@ class AccessLogEntry:
             emergency=record.emergency,
             reason=record.reason,
             sections=list(record.sections),
+            context=record.context,
         )
 
 

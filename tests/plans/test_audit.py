@@ -19,6 +19,7 @@ import pytest
 from core.cpr import pseudonymise_cpr
 from core.errors import AuditWriteError, ConfigError
 from plans.audit import (
+    AccessContext,
     AccessLog,
     AccessPage,
     AccessRecord,
@@ -63,6 +64,8 @@ class Backend:
     url: str
     table: str
     break_storage: Callable[[], Awaitable[None]]
+    #: Run one statement on a connection of the test's own (as an operator would).
+    execute: Callable[[str], Awaitable[None]]
     opened: list[AccessLog] = field(default_factory=list)
 
     async def open(self) -> AccessLog:
@@ -91,19 +94,29 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     if request.param == "sqlite":
         path = tmp_path / "nested" / "access-log.sqlite3"
 
-        async def drop_sqlite_table() -> None:
-            with closing(sqlite3.connect(path)) as db:
-                db.execute(f"DROP TABLE {table}")
+        async def execute_sqlite(sql: str) -> None:
+            with closing(sqlite3.connect(path, isolation_level=None)) as db:
+                db.execute(sql)
 
-        backend = Backend("sqlite", f"sqlite:///{path}", table, drop_sqlite_table)
+        async def drop_sqlite_table() -> None:
+            await execute_sqlite(f"DROP TABLE {table}")
+
+        backend = Backend("sqlite", f"sqlite:///{path}", table, drop_sqlite_table, execute_sqlite)
     else:
         url = postgres_url()
         require_service("postgres", *await postgres_reachable(url))
 
+        async def execute_postgres(sql: str) -> None:
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
         async def drop_postgres_table() -> None:
             await _drop_pg_table(url, table)
 
-        backend = Backend("postgres", url, table, drop_postgres_table)
+        backend = Backend("postgres", url, table, drop_postgres_table, execute_postgres)
     try:
         yield backend
     finally:
@@ -142,6 +155,7 @@ async def log(backend: Backend) -> AccessLog:
             ),
             id="proxy-none-fields",
         ),
+        pytest.param(clinician_read(context=AccessContext.WORKLIST), id="worklist-context"),
     ],
 )
 async def test_record_then_entries_round_trips_every_field(
@@ -377,11 +391,144 @@ def test_access_record_rejects_bad_values(changes: dict[str, object]) -> None:
         clinician_read(**changes)  # type: ignore[arg-type]
 
 
+def test_access_record_is_a_plan_read_unless_said_otherwise() -> None:
+    assert clinician_read().context is AccessContext.PLAN
+    # As a row holds it: the text becomes the member.
+    assert clinician_read(context="WORKLIST").context is AccessContext.WORKLIST
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        pytest.param("worklist", id="lower-case"),
+        pytest.param("SEARCH", id="unknown"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_access_record_rejects_an_unknown_context(context: str) -> None:
+    with pytest.raises(ValueError, match=r"AccessRecord\.context must be one of"):
+        clinician_read(context=context)
+
+
 def test_access_record_turns_a_list_of_sections_into_a_tuple() -> None:
     record = clinician_read(sections=["goals"])
 
     assert record.sections == ("goals",)
     assert hash(record)
+
+
+# -- record_many: a work-list page in one transaction -------------------------------------
+
+
+def worklist_page(count: int, *, at: datetime = T0, start: int = 0) -> list[AccessRecord]:
+    """A work-list page as the work list writes it: one entry per patient, one moment."""
+    return [
+        clinician_read(
+            at,
+            patient=pseudonymise_cpr(f"{1000000 + start + n:010d}", KEY),
+            sections=("diagnoses", "appointments"),
+            request_id="req-worklist",
+            context=AccessContext.WORKLIST,
+        )
+        for n in range(count)
+    ]
+
+
+async def test_record_many_keeps_every_entry_for_its_patient(log: AccessLog) -> None:
+    page = worklist_page(200)
+
+    await log.record_many(page)
+
+    for entry in (page[0], page[117], page[-1]):
+        assert await log.entries(entry.patient) == [entry]
+
+
+async def test_record_many_keeps_the_batch_order(log: AccessLog) -> None:
+    # One patient twice in a batch at one moment: newest first means last written first.
+    batch = [
+        clinician_read(request_id=f"req-{n}", context=AccessContext.WORKLIST) for n in range(5)
+    ]
+    await log.record(before := clinician_read(T0 - timedelta(minutes=1)))
+
+    await log.record_many(batch)
+
+    got = await log.entries(PATIENT)
+    assert [e.request_id for e in got] == [f"req-{n}" for n in reversed(range(5))] + [
+        before.request_id
+    ]
+    assert [e.context for e in got] == [AccessContext.WORKLIST] * 5 + [AccessContext.PLAN]
+    page = await log.page(PATIENT, first=3)
+    assert [e.context for e in page.entries] == [AccessContext.WORKLIST] * 3
+
+
+async def test_record_many_of_nothing_writes_nothing(log: AccessLog) -> None:
+    await log.record_many([])
+
+    assert (await log.page(PATIENT)).total == 0
+
+
+async def test_record_many_is_all_or_nothing(backend: Backend, log: AccessLog) -> None:
+    # The database refuses the 150th entry (a duplicate where the operator demands unique
+    # request ids): none of the page may be kept, and earlier entries stay.
+    await log.record(kept := clinician_read(T0 - timedelta(days=1)))
+    await backend.execute(
+        f"CREATE UNIQUE INDEX {backend.table}_unique_request ON {backend.table} (request_id)"
+    )
+    page = [replace(e, request_id=f"req-wl-{n}") for n, e in enumerate(worklist_page(200))]
+    page[149] = replace(page[149], request_id="req-wl-3")
+
+    with pytest.raises(AuditWriteError, match=f"access log: .*{backend.table}") as caught:
+        await log.record_many(page)
+
+    assert caught.value.__cause__ is not None
+    assert [(await log.page(e.patient)).total for e in page] == [0] * 200
+    assert await log.entries(PATIENT) == [kept]
+    await log.record_many(page[:149])  # the log still writes after the failed batch
+    assert (await log.page(page[0].patient)).total == 1
+
+
+async def test_a_failed_batch_takes_no_concurrent_write_with_it(
+    backend: Backend, log: AccessLog
+) -> None:
+    # Plan reads logged while a work-list batch fails must all be kept (one SQLite
+    # connection serves both: the batch's rollback must not reach them).
+    await backend.execute(
+        f"CREATE UNIQUE INDEX {backend.table}_unique_request ON {backend.table} (request_id)"
+    )
+    bad = [replace(e, request_id=f"req-bad-{n % 100}") for n, e in enumerate(worklist_page(200))]
+    good = worklist_page(50, start=1000)
+    singles = [clinician_read(T0 + timedelta(seconds=n), request_id=f"req-{n}") for n in range(40)]
+
+    results = await asyncio.gather(
+        log.record_many(bad),
+        *(log.record(entry) for entry in singles),
+        log.record_many([replace(e, request_id=f"req-good-{n}") for n, e in enumerate(good)]),
+        return_exceptions=True,
+    )
+
+    assert isinstance(results[0], AuditWriteError)
+    assert results[1:] == [None] * 41
+    assert await log.entries(PATIENT) == singles[::-1]
+    assert [(await log.page(e.patient)).total for e in bad] == [0] * 200
+    assert [(await log.page(e.patient)).total for e in good] == [1] * 50
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [pytest.param("closed", id="log-closed"), pytest.param("table-dropped", id="table-dropped")],
+)
+async def test_failed_record_many_raises_audit_write_error(
+    backend: Backend, log: AccessLog, breakage: str
+) -> None:
+    if breakage == "closed":
+        await log.close()
+    else:
+        await backend.break_storage()
+
+    with pytest.raises(AuditWriteError, match=f"access log: .*{backend.table}") as caught:
+        await log.record_many(worklist_page(3))
+
+    assert caught.value.__cause__ is not None
 
 
 # -- paging (accessLogPage) --------------------------------------------------------------

@@ -41,7 +41,7 @@ query($cpr: String, $reason: String) {{
 ACCESS_LOG = """
 query($cpr: String, $since: DateTime) {
   accessLog(cpr: $cpr, since: $since) {
-    at actorName org orgName actorRole emergency reason sections
+    at actorName org orgName actorRole emergency reason sections context
   }
 }"""
 
@@ -179,6 +179,7 @@ async def test_emergency_overrides_blocks_not_withheld_and_is_logged(
     assert (latest["emergency"], latest["reason"]) == (False, None)
     assert emergency["emergency"] is True
     assert emergency["reason"] == reason
+    assert emergency["context"] == latest["context"] == "PLAN"
     assert (emergency["actorName"], emergency["org"]) == ("Fys. Nord", ORG_PHYSIO)
     assert sorted(emergency["sections"]) == sorted(ALL_CLASSES)
 
@@ -317,6 +318,7 @@ async def test_access_log_lists_clinician_and_proxy_reads(make_gateway: MakeGate
     assert [e["at"] for e in entries] == sorted((e["at"] for e in entries), reverse=True)
     assert all(e["emergency"] is False and e["reason"] is None for e in entries)
     assert all(sorted(e["sections"]) == sorted(ALL_CLASSES) for e in entries)
+    assert [e["context"] for e in entries] == ["PLAN"] * 3  # plan reads, by clinic or proxy
     assert recent == entries[:2]
     assert by_proxy == entries
     assert other == []

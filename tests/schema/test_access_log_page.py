@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from demo.people import ORG_GP, ORG_HOSPITAL, PATIENT_BOTH, PATIENT_LBP, PROXY_OF_BOTH
-from plans.audit import AccessRecord
+from plans.audit import AccessContext, AccessRecord
 from tests.conftest import Gateway, MakeGateway
+from tests.schema.test_contract import CONTRACT_V2, _check_field, _check_type
 
 PAGE = """
 query($cpr: String, $since: DateTime, $first: Int, $after: String) {
@@ -100,6 +101,47 @@ async def test_a_real_read_comes_first_and_the_default_page_is_100(
     page = body["data"]["accessLogPage"]
     assert page["entries"][0]["actorName"] == "Dr. Ida Holm"
     assert (len(page["entries"]), page["total"], page["hasNextPage"]) == (100, 151, True)
+
+
+async def test_context_is_plan_for_a_plan_read_and_worklist_for_a_work_list_entry(
+    make_gateway: MakeGateway,
+) -> None:
+    # The work list writes its page with record_many (context WORKLIST); a plan read is PLAN.
+    query = "{ accessLogPage { entries { actorName context } total } accessLog { context } }"
+    async with make_gateway() as gw:
+        services = gw.app.state.services
+        listed = AccessRecord(
+            at=datetime.now(UTC) - timedelta(minutes=5),
+            patient=services.plans.pseudonym(PATIENT_BOTH),
+            actor_role="clinician",
+            actor_name="Læge på arbejdslisten",
+            actor_org=ORG_GP,
+            actor_org_name="Lægerne Søndergade",
+            actor_ref="sub",
+            sections=("diagnoses", "appointments"),
+            emergency=False,
+            reason=None,
+            request_id="req-worklist",
+            context=AccessContext.WORKLIST,
+        )
+        await services.access_log.record_many([listed])
+        await gw.data("query($c: String) { plan(cpr: $c) { cpr } }", gw.clinician(ORG_GP,
+                      name="Læge Ib"), {"c": PATIENT_BOTH})  # fmt: skip
+        body = await gw.data(query, gw.citizen(PATIENT_BOTH))
+    assert "errors" not in body, body["errors"]
+    page = body["data"]["accessLogPage"]
+    assert page["entries"] == [
+        {"actorName": "Læge Ib", "context": "PLAN"},
+        {"actorName": "Læge på arbejdslisten", "context": "WORKLIST"},
+    ]
+    assert page["total"] == 2
+    assert body["data"]["accessLog"] == [{"context": "PLAN"}, {"context": "WORKLIST"}]
+
+
+def test_access_context_is_served_as_contract_v2_names_it() -> None:
+    # The rest of version 2 comes with the work list; this part is served already.
+    _check_type(CONTRACT_V2, "AccessContext")
+    _check_field(CONTRACT_V2, "AccessLogEntry", "context")
 
 
 async def test_since_with_paging(make_gateway: MakeGateway) -> None:

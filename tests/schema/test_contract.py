@@ -47,12 +47,13 @@ SERVED: GraphQLSchema = build_schema(export_sdl())
 #: Version 2 (a superset), beside version 1: the shared folder's, else the copy in tests/.
 CONTRACT_V2_PATH = CONTRACT_PATH.with_name("minplan.v2.graphql")
 CONTRACT_V2: GraphQLSchema = build_schema(CONTRACT_V2_PATH.read_text(encoding="utf-8"))
-#: What of version 2 is served so far (issue 12: the course, values, medication); the alerts,
-#: the work list and ``AccessLogEntry.context`` come with the next issue.
-V2_TYPES = ("Organisation", "Course", "MeasurementOrigin", "Measurement", "Medication")
+#: What of version 2 is served so far (issue 12: the course, values, medication; issue 13:
+#: the alerts); the work list and ``AccessLogEntry.context`` come with the rest of issue 13.
+V2_TYPES = ("Organisation", "Course", "MeasurementOrigin", "Measurement", "Medication",
+            "AlertKind", "AlertPriority", "FollowUpAlert")  # fmt: skip
 V2_FIELDS = [
     ("CarePackage", "course"), ("CarePackage", "measurements"), ("CarePackage", "medications"),
-    ("PlanSection", "measurements"), ("PlanSection", "medications"),
+    ("PlanSection", "measurements"), ("PlanSection", "medications"), ("CarePackage", "alerts"),
 ]  # fmt: skip
 
 

@@ -12,17 +12,24 @@ The oracle below is written from contract §3 alone, not from ``plans.consent``:
 - (v2) values (``measurements``) and medicines (``medication``) are sections of their own;
   a value's ``target`` is the target text of a goal the viewer may see, never another's
   (each goal here has a target text of its own, so the text names the goal).
+- (v2) follow-up alerts (contract §5) are raised only when every section their rule reads is
+  visible: no alert carries an item the viewer may not see, and none names one in its text
+  (appointments, values and courses carry their id in what the text quotes: the actor,
+  the value's name, the coordinator); HIGH priority only from a triage the viewer may see.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from core.localtime import fixed_day_clock
 from tests.conftest import MakeGateway
 
 CPR_SYS, SOR_SYS = "urn:oid:1.2.208.176.1.2", "urn:oid:1.2.208.176.1.1"
@@ -51,6 +58,16 @@ KINDS: dict[str, tuple[str, str]] = {
 #: kind in a package: triage, health literacy, the course).
 ALWAYS_SHOWN = {"Appointment", "DocumentReference", "Goal", "ServiceRequest", "Observation",
                 "MedicationStatement"}  # fmt: skip
+#: The consent classes each alert kind reads (contract §5's table).
+ALERT_READS: dict[str, set[str]] = {
+    "NO_SHOW": {"appointments"}, "NOT_REBOOKED": {"appointments"}, "REVIEW_OVERDUE": {"goals"},
+    "NO_PLAN": {"diagnoses", "goals"}, "NO_TRIAGE": {"goals"},
+    "OFF_TARGET": {"goals", "measurements"},
+}  # fmt: skip
+#: "Today" for the alerts: every item here is dated 4 January 2027, some days before.
+ALERT_DAY = date(2027, 1, 10)
+#: An Appointment's status, and whether a CarePlan's control is overdue, by ``variant``.
+APPOINTMENT_STATUSES = ("booked", "noshow", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,7 @@ class Item:
     label_in_meta: bool
     custodian: tuple[str, str] | None  # (system, value); only DocumentReference carries one
     active: bool
+    variant: int = 0  # an Appointment's status; a CarePlan's control overdue when odd
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,7 @@ items = st.builds(
     label_in_meta=st.booleans(),
     custodian=st.sampled_from([None, *((SOR_SYS, o) for o in ORGS), ("urn:other", ORGS[0])]),
     active=st.booleans(),
+    variant=st.integers(0, 2),
 )
 consents = st.builds(
     ConsentSpec,
@@ -172,8 +191,11 @@ def resource(rid: str, cpr: str, item: Item, conditions: list[str]) -> dict[str,
     if item.kind == "Condition":
         res["code"] = {"coding": [{"system": ICD10, "code": item.code or "Z00.0"}]}
         res["clinicalStatus"] = {"coding": [{"code": "active" if item.active else "resolved"}]}
+        res["onsetDateTime"] = "2026-06-01"  # long enough ago for NO_PLAN
     elif item.kind == "Appointment":
-        res |= {"status": "booked", "start": at, "reasonCode": coding(item.code)}
+        status = APPOINTMENT_STATUSES[item.variant % len(APPOINTMENT_STATUSES)]
+        res |= {"status": status, "start": at, "reasonCode": coding(item.code)}
+        res["participant"] = [{"actor": {"display": f"Klinik {rid}"}}]  # alert texts quote it
     elif item.kind == "DocumentReference":
         text = base64.b64encode(f"Notat {rid}".encode()).decode()
         res |= {"date": at, "content": [{"attachment": {"data": text}}]}
@@ -188,9 +210,15 @@ def resource(rid: str, cpr: str, item: Item, conditions: list[str]) -> dict[str,
         res |= {"addresses": refs, "target": [{"measure": measure, "detailQuantity": quantity}]}
     elif item.kind == "CarePlan":
         res |= {"status": "active", "intent": "plan", "created": at, "category": coding(item.code)}
+        res["author"] = {"display": f"Koordinator {rid}"}  # REVIEW_OVERDUE's text quotes it
+        if item.variant % 2:
+            review = {"system": "urn:minplan:activity", "code": "review"}
+            detail = {"code": {"coding": [review]}, "status": "scheduled",
+                      "scheduledPeriod": {"start": "2027-01-05"}}  # fmt: skip
+            res["activity"] = [{"detail": detail}]
     elif item.kind == "Observation":
         res |= {"status": "final", "effectiveDateTime": at, "focus": refs if item.code else []}
-        res["code"] = {"coding": [{"system": FEV1[0], "code": FEV1[1]}]}
+        res["code"] = {"coding": [{"system": FEV1[0], "code": FEV1[1]}], "text": f"Værdi {rid}"}
         res["valueQuantity"] = {"value": 5, "unit": "L"}
     elif item.kind == "MedicationStatement":
         res |= {"status": "active", "reasonCode": coding(item.code)}
@@ -238,6 +266,7 @@ fragment Pkg on CarePackage {
   course { ...Src status } measurements { ...Val } medications { ...Src name }
   journalNotes { ...Src text } preventionOffers { ...Src } healthLiteracy { ...Src score }
   appointments { ...Src } booked: appointments(status: [BOOKED]) { ... on Sourced { sourceId } }
+  alerts { kind priority text items { ...Src } }
 }
 fragment Sec on PlanSection {
   diagnoses { ...Src } goals { ...Src } journalNotes { n: sourceId text }
@@ -295,6 +324,36 @@ def values(node: Any) -> list[dict[str, Any]]:
     return []
 
 
+def alerts(node: Any) -> list[dict[str, Any]]:
+    """Every FollowUpAlert in a response (the objects that carry ``priority``)."""
+    if isinstance(node, list):
+        return [a for item in node for a in alerts(item)]
+    if isinstance(node, dict):
+        own = [node] if "priority" in node else []
+        return own + [a for item in node.values() for a in alerts(item)]
+    return []
+
+
+def check_alerts(
+    found: list[dict[str, Any]],
+    allowed: set[str],
+    hidden: set[str],
+    denied: set[str],
+    owner: dict[str, tuple[str, Item]],
+) -> None:
+    """No alert of a hidden section, none carrying or naming a hidden item or goal."""
+    hidden_targets = {goal_target(r) for r in hidden if owner[r][1].kind == "Goal"}
+    sees_triage = any(owner[r][1].kind == "RiskAssessment" for r in allowed)
+    for alert in found:
+        event(f"alert {alert['kind']}")
+        assert not ALERT_READS[alert["kind"]] & denied, f"{alert['kind']} of a hidden section"
+        assert {i["sourceId"] for i in alert["items"]} <= allowed, "an alert's hidden item"
+        named = {r for r in hidden if re.search(rf"\b{re.escape(r)}\b", alert["text"])}
+        assert not named, f"an alert's text names hidden {named}: {alert['text']}"
+        assert not any(t in alert["text"] for t in hidden_targets), alert["text"]
+        assert alert["priority"] == "LOW" or sees_triage, "priority from a hidden triage"
+
+
 def serve(data: Patients) -> tuple[dict[str, list[dict[str, Any]]], dict[str, tuple[str, Item]]]:
     """The FHIR resources of every source, and each item id's (patient, item)."""
     resources: dict[str, list[dict[str, Any]]] = {s: [] for s, _ in KINDS.values()}
@@ -333,6 +392,8 @@ def check(
         seen = seen_ids(body["data"][alias])
         event("read, items seen" if seen else "read, nothing to see")
         assert seen <= allowed, f"{alias}: leaked {seen - allowed}"
+        hidden = {rid for rid, (cpr, _it) in owner.items() if rid not in allowed}
+        check_alerts(alerts(body["data"][alias]), allowed, hidden, denied, owner)
         goals_seen = {goal_target(r) for r in allowed if owner[r][1].kind == "Goal"}
         for value in values(body["data"][alias]):
             if value["target"] is not None:
@@ -363,8 +424,9 @@ def note(custodian: str, *, withheld: bool = True, system: str = SOR_SYS) -> Ite
     return Item("DocumentReference", "J44.9", withheld, False, (system, custodian), True)
 
 
-def of(kind: str, *, withheld: bool = False) -> Item:
-    return Item(kind, "J44.9", withheld=withheld, label_in_meta=True, custodian=None, active=True)
+def of(kind: str, *, withheld: bool = False, variant: int = 0) -> Item:
+    return Item(kind, "J44.9", withheld, label_in_meta=True, custodian=None, active=True,
+                variant=variant)  # fmt: skip
 
 
 def proxy(cpr: str, *, active: bool = True) -> ConsentSpec:
@@ -391,6 +453,19 @@ TARGETED = [
 ]
 
 
+#: Every alert kind but NO_PLAN (a course is there) and OFF_TARGET for the right viewer: a
+#: missed and a cancelled appointment, a withheld missed one, an overdue untriaged course.
+FLAGGED = [
+    COPD,
+    of("Appointment", variant=1),
+    of("Appointment", variant=2),
+    of("Appointment", withheld=True, variant=1),
+    of("CarePlan", variant=1),
+    of("Goal"),
+    of("Observation"),
+]
+
+
 def scenario(items: list[Item], rules: list[ConsentSpec]) -> Patients:
     return {P0: (items, rules), P1: ([of("Appointment"), note(GP)], []), P2: EMPTY}
 
@@ -411,6 +486,11 @@ def scenario(items: list[Item], rules: list[ConsentSpec]) -> Patients:
     scenario(PLENTY, [block(GP, "measurements", "medication")]), Viewer(None, GP, None), P0, P0
 )
 @example(scenario(TARGETED, []), Viewer(None, GP, None), P0, P0)
+@example(scenario(FLAGGED, []), Viewer(P0, None, None), P0, P0)
+@example(scenario(FLAGGED, [block(GP, "appointments")]), Viewer(None, GP, None), P0, P0)
+@example(scenario(FLAGGED, [block(GP, "goals")]), Viewer(None, GP, None), P0, P0)
+@example(scenario([COPD, of("Goal"), of("Observation")], [block(GP, "measurements")]),
+         Viewer(None, GP, None), P0, P0)  # fmt: skip
 @example(scenario(TARGETED, []), Viewer(P0, None, None), P0, P0)
 @example(scenario(TARGETED, [block(HOSPITAL, "goals")]), Viewer(None, HOSPITAL, None), P0, P0)
 @settings(
@@ -425,6 +505,7 @@ async def test_no_viewer_ever_receives_a_denied_item(
     resources, owner = serve(data)
     variables = {"a": a, "b": b, "reason": viewer.reason}
     async with make_v2_gateway(resources=resources) as gw:
+        gw.app.state.services.plans.clock = fixed_day_clock(ALERT_DAY)
         token = gw.clinician(viewer.org) if viewer.org else gw.citizen(viewer.cpr or "")
         one = await gw.data(ONE_PATIENT, token, variables)
         two = await gw.data(TWO_PATIENTS, token, variables)

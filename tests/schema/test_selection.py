@@ -213,6 +213,14 @@ def test_every_field_of_a_plan_and_its_sections_has_a_line_in_the_table() -> Non
         pytest.param(
             "medications", PlanNeeds(frozenset({"diagnoses", "medication"}), ()), id="medications"
         ),
+        pytest.param(
+            "alerts",
+            PlanNeeds(
+                frozenset({"diagnoses", "appointments", "careplan", "observations"}),
+                (COURSE_SEARCH,),
+            ),
+            id="alerts-need-every-section-their-rules-read-and-the-course",
+        ),
     ],
 )
 def test_the_v2_fields_need_what_contract_section_6_says(field: str, needs: PlanNeeds) -> None:
