@@ -41,6 +41,7 @@ __all__ = [
     "READABLE_SOURCES",
     "Services",
     "auth_config",
+    "listing_url",
     "open_services",
     "source_urls",
 ]
@@ -104,6 +105,19 @@ def source_urls(settings: Settings, demo_base: str | None) -> dict[str, str]:
         elif url is not None:
             urls[name] = url
     return urls
+
+
+def listing_url(settings: Settings, demo_base: str | None) -> str | None:
+    """(v2) The ``listing`` source's base URL: configured, or the demo's on this server.
+
+    Apart from :func:`source_urls`: the listing is searched by clinic for the work list,
+    never by patient for a plan (``connectors.build_listing`` builds its connector).
+    """
+    if settings.demo:
+        if demo_base is None:
+            raise ConfigError("demo mode needs the gateway's own base URL for its demo sources")
+        return f"{demo_base.rstrip('/')}{DEMO_FHIR_PATH}/listing"
+    return settings.source_listing_url
 
 
 def auth_config(settings: Settings, demo_jwks: Path | None) -> tuple[str, str]:
