@@ -95,6 +95,8 @@ def source_urls(settings: Settings, demo_base: str | None) -> dict[str, str]:
     urls: dict[str, str] = {}
     for name in settings.configured_sources():
         url = settings.source_url(name)
+        if name == "listing":
+            continue  # searched by clinic, for the work list: see listing_url
         if name not in READABLE_SOURCES:
             log.warning(
                 "MINPLAN_SOURCE_%s_URL is set, but this gateway does not read the %s source "
@@ -219,6 +221,7 @@ async def open_services(
     settings: Settings,
     *,
     source_urls: Mapping[str, str],
+    listing_url: str | None = None,
     issuer: str,
     jwks_url: str,
     metrics: Metrics,
@@ -243,6 +246,8 @@ async def open_services(
         max_entries=settings.cache_max_entries,
     )
     pipeline = _pipeline(settings, upstream, source_urls, cache=cache, metrics=metrics)
+    # The demo's data is dated around its own day: its alerts are as of that day.
+    clock = fixed_day_clock(demo_data.BASE_DAY) if settings.demo else system_clock
     services = Services(
         verifier=verifier,
         access_log=access_log,
@@ -255,7 +260,7 @@ async def open_services(
             deadline=settings.request_deadline,
             metrics=metrics,
             # The demo's data is dated around its own day: its alerts are as of that day.
-            clock=fixed_day_clock(demo_data.BASE_DAY) if settings.demo else system_clock,
+            clock=clock,
             plan_deadline_days=settings.plan_deadline_days,
         ),
         worklists=WorklistReader(
@@ -263,7 +268,7 @@ async def open_services(
             listing=_listing(
                 settings,
                 upstream,
-                source_urls.get("listing"),
+                listing_url,
                 resilience=pipeline.resilience,
                 metrics=metrics,
             ),
@@ -272,6 +277,7 @@ async def open_services(
             batch_size=settings.batch_size,
             deadline=settings.request_deadline,
             plan_deadline_days=settings.plan_deadline_days,
+            clock=clock,
             metrics=metrics,
         ),
         metrics=metrics,

@@ -39,8 +39,8 @@ from core.cpr import pseudonymise_cpr
 from core.errors import BadUserInput, ConsentUnavailable, Forbidden, SourceUnavailable
 from core.localtime import Clock, system_clock
 from core.metrics import Metrics
-from core.sources import SOURCE_NAMES
 from core.records import ConsentRecord, DiagnosisRecord, ListedPatient, Record, TriageLevel
+from core.sources import SOURCE_NAMES
 from plans.alerts import answered_sources, raise_alerts
 from plans.assembly import assemble_packages, package_kind
 from plans.audit import AccessContext, AccessLog, AccessRecord
@@ -296,9 +296,7 @@ class WorklistReader:
         )
         return status, list(answer.patients)
 
-    def _keys(
-        self, sources: Iterable[str], also: Sequence[SearchKey] = ()
-    ) -> list[SearchKey]:
+    def _keys(self, sources: Iterable[str], also: Sequence[SearchKey] = ()) -> list[SearchKey]:
         wanted = set(sources)
         keys = [k for k in self.pipeline.search_keys if k[0] in wanted]
         keys += [k for k in also if k[0] in self._configured]
@@ -396,13 +394,11 @@ class WorklistReader:
         package = candidate.package
         if package is None:
             return False
-        if query.triage is not None:
-            if package.triage is None or package.triage.level not in query.triage:
-                return False
-        if query.alerts is not None:
-            if not any(a.kind in query.alerts for a in package.alerts):
-                return False
-        return True
+        if query.triage is not None and (
+            package.triage is None or package.triage.level not in query.triage
+        ):
+            return False
+        return query.alerts is None or any(a.kind in query.alerts for a in package.alerts)
 
     async def _log(
         self, viewer: Viewer, page: Sequence[_Candidate], request_id: str | None

@@ -11,6 +11,7 @@ import strawberry
 from graphql import GraphQLError
 
 from core.errors import AccessLogUnavailable, AuditWriteError, BadUserInput, SourceUnavailable
+from core.records import TriageLevel
 from plans.audit import (
     MAX_PAGE_SIZE,
     AccessPage,
@@ -24,7 +25,6 @@ from plans.emergency_reason import MAX_REASON_LENGTH, MIN_REASON_ALNUM
 from plans.model import AlertKind, PackageKind
 from plans.worklist import MAX_PAGE_SIZE as WORKLIST_MAX_PAGE_SIZE
 from plans.worklist import WorklistQuery
-from core.records import TriageLevel
 
 from .context import Context
 from .selection import plan_needs, worklist_needs

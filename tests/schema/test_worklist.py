@@ -12,7 +12,7 @@ import pytest
 
 from core.codes import CPR_SYSTEM, SOR_SYSTEM
 from tests.conftest import FaultyTransport, Gateway, MakeGateway
-from tests.fhir_v2 import Res, care_plan, condition, consent_block
+from tests.fhir_v2 import Res, condition, consent_block
 
 GP = "380101000016003"  # the clinic whose work list it is
 OTHER_GP = "380101000016999"
@@ -50,7 +50,8 @@ def _subject(cpr: str) -> Res:
 def patient(cpr: str, name: str, org: str = GP) -> Res:
     return {"resourceType": "Patient", "id": f"pat-{cpr}",
             "identifier": [{"system": CPR_SYSTEM, "value": cpr}], "name": [{"text": name}],
-            "generalPractitioner": [{"identifier": {"system": SOR_SYSTEM, "value": org}}]}  # fmt: skip
+            "generalPractitioner": [{"identifier": {"system": SOR_SYSTEM,
+                                                    "value": org}}]}  # fmt: skip
 
 
 def appointment(rid: str, cpr: str, status: str, days: int, actor: str = "Fysioterapi Nord") -> Res:
@@ -175,7 +176,7 @@ async def test_order_priority_then_triage_then_since_then_cpr(
     assert [a["kind"] for a in by_cpr[c.green_noplan]["package"]["alerts"]] == ["NO_PLAN"]
 
 
-async def test_a_patient_blocking_diagnoses_is_left_out_and_one_blocking_appointments_has_no_appointment_alert(
+async def test_blocking_diagnoses_leaves_a_patient_out_blocking_appointments_their_alerts(
     make_gateway: MakeGateway, clinic: Clinic
 ) -> None:
     c: Any = clinic
@@ -264,9 +265,7 @@ async def test_a_cursor_of_another_query_is_refused_and_holds_no_cpr(
         page = await worklist(gw, token, first=1)
         cursor = page["endCursor"]
         assert cursor and page["entries"][0]["cpr"] not in cursor
-        other = await gw.data(
-            WORKLIST, token, {"kind": "COPD", "triage": ["RED"], "after": cursor}
-        )
+        other = await gw.data(WORKLIST, token, {"kind": "COPD", "triage": ["RED"], "after": cursor})
         assert other["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
