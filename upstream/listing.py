@@ -111,7 +111,7 @@ class ListingSource:
                 retry_within=self.connector.fhir.timeout,
             )
         except Exception as exc:
-            ms = (time.perf_counter() - started) * 1000
+            ms = round((time.perf_counter() - started) * 1000, 2)
             if isinstance(exc, UpstreamError):
                 reason, label = exc.reason, type(exc).__name__
                 log.warning("source %s Patient failed: %s", SOURCE, reason)
@@ -128,4 +128,4 @@ class ListingSource:
         if found.skipped:
             self.metrics.child(self.metrics.bad_resources, SOURCE, "Patient").inc(found.skipped)
         self._cache[org] = _Entry(time.time(), found.patients)
-        return ListingAnswer(found.patients, ok=True, latency_ms=elapsed * 1000)
+        return ListingAnswer(found.patients, ok=True, latency_ms=round(elapsed * 1000, 2))
