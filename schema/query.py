@@ -86,9 +86,12 @@ WorklistAlerts = Annotated[
     strawberry.argument(description="Keep only entries with an alert of one of these kinds."),
 ]
 WorklistFirst = Annotated[
-    int,
+    int | None,
     strawberry.argument(
-        description=f"Entries on this page, 1 to {WORKLIST_MAX_PAGE_SIZE}; else BAD_USER_INPUT."
+        description=(
+            f"Entries on this page, 1 to {WORKLIST_MAX_PAGE_SIZE} (null: 50); else "
+            "BAD_USER_INPUT."
+        )
     ),
 ]
 
@@ -210,7 +213,7 @@ class Query:
             kind=kind,
             triage=frozenset(triage) if triage is not None else None,
             alerts=frozenset(alerts) if alerts is not None else None,
-            first=first,
+            first=50 if first is None else first,
             after=after,
         )
         try:
