@@ -89,8 +89,7 @@ WorklistFirst = Annotated[
     int | None,
     strawberry.argument(
         description=(
-            f"Entries on this page, 1 to {WORKLIST_MAX_PAGE_SIZE} (null: 50); else "
-            "BAD_USER_INPUT."
+            f"Entries on this page, 1 to {WORKLIST_MAX_PAGE_SIZE} (null: 50); else BAD_USER_INPUT."
         )
     ),
 ]
