@@ -11,6 +11,7 @@ from .consent import ConsentConnector
 from .diagnoses import DiagnosesConnector
 from .fhir import FhirClient, SearchResult
 from .journal import JournalConnector
+from .listing import Listing, ListingConnector, build_listing
 from .medication import MedicationConnector
 from .observations import ObservationsConnector
 from .prevention import PreventionConnector
@@ -26,16 +27,20 @@ __all__ = [
     "Fetched",
     "FhirClient",
     "JournalConnector",
+    "Listing",
+    "ListingConnector",
     "MedicationConnector",
     "ObservationsConnector",
     "PreventionConnector",
     "ProConnector",
     "SearchKey",
     "SearchResult",
+    "build_listing",
 ]
 
 #: Source name → connector class, in the contract's order. The app builds only those of
-#: the configured sources. (``listing`` (v2) searches by clinic, not by patient: not here.)
+#: the configured sources. (``listing`` (v2) searches by clinic, not by patient: not here;
+#: :func:`build_listing` builds it.)
 CONNECTOR_CLASSES: dict[str, Callable[[FhirClient], Connector]] = {
     "diagnoses": DiagnosesConnector,
     "appointments": AppointmentsConnector,

@@ -107,14 +107,44 @@ class FhirClient:
 
         The whole search, every page included, must finish within the source's timeout.
         """
+        return await self._search_within_timeout(self.search_url(resource_type, cprs))
+
+    def query_url(self, resource_type: str, params: Sequence[tuple[str, str]]) -> str:
+        """``{base}/{Type}?name=value&...``, names and values percent-encoded whole.
+
+        Every reserved character is encoded (``:`` as ``%3A``, ``|`` as ``%7C``), as
+        :meth:`search_url` does for the patient search.
+        """
+        query = "&".join(
+            f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in params
+        )
+        return f"{self.base_url}/{resource_type}?{query}"
+
+    async def search_where(
+        self, resource_type: str, params: Sequence[tuple[str, str]], *, count: int | None = None
+    ) -> SearchResult:
+        """All resources of a search by any parameters (not by patient), every page of it.
+
+        For searches the patient search does not cover, e.g. the ``listing`` source's search
+        by clinic. ``_count`` is ``count`` (at most :data:`MAX_COUNT`), else the page size.
+        Paging, limits, timeout and errors are those of :meth:`search`.
+
+        Example:
+            >>> await client.search_where("Patient", [("active", "true")])  # doctest: +SKIP
+        """
+        size = min(count if count is not None else self.page_size, MAX_COUNT)
+        url = self.query_url(resource_type, [*params, ("_count", str(size))])
+        return await self._search_within_timeout(url)
+
+    async def _search_within_timeout(self, url: str) -> SearchResult:
         try:
             async with asyncio.timeout(self.timeout):
-                return await self._search_all(resource_type, cprs)
+                return await self._search_all(url)
         except TimeoutError as exc:
             raise UpstreamTimeout(self.source) from exc
 
-    async def _search_all(self, resource_type: str, cprs: Sequence[str]) -> SearchResult:
-        url: httpx.URL | str = self.search_url(resource_type, cprs)
+    async def _search_all(self, first_url: str) -> SearchResult:
+        url: httpx.URL | str = first_url
         resources: list[dict[str, object]] = []
         skipped = 0
         pages = 0

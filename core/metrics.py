@@ -64,6 +64,11 @@ class Metrics:
             ["viewer"],
             registry=r,
         )
+        self.worklist_entries = Counter(
+            "minplan_worklist_entries_total",
+            "Work-list entries served to clinicians (each one an access-log entry).",
+            registry=r,
+        )
 
     def child(self, metric: _M, *values: str) -> _M:
         """``metric.labels(*values)``, looked up once: prometheus-client checks the values

@@ -1,14 +1,18 @@
-"""The demo's seven FHIR sources as one small ASGI app: real FHIR R4 search over HTTP.
+"""The demo's FHIR sources as one small ASGI app: real FHIR R4 search over HTTP.
 
 Routes, relative to where the app is mounted (the gateway mounts it at ``/demo/fhir``):
 
 - ``GET /{source}/{Type}?patient:identifier=<system>|<value>,...&_count=N`` searches;
   the answer is a ``searchset`` Bundle whose ``next`` link carries an opaque ``_offset``.
+- (v2) ``GET /listing/Patient?general-practitioner:identifier=<SOR system>|<SOR>&_count=N``
+  lists the citizens listed with a clinic, paged the same way (the demo clinic's list is
+  :mod:`demo.clinic`'s; other clinics list nobody).
 - ``GET /{source}/{Type}/{id}`` reads one resource; ``GET /{source}/metadata`` answers a
   CapabilityStatement.
 
 Resources are encoded to JSON and filed by (source, type, patient) when the app is built,
-so a search costs a dict lookup and a join of bytes.
+so a search costs a dict lookup and a join of bytes. The demo clinic's citizens are encoded
+once per process and shared by every app built without ``resources``.
 
 Example:
     >>> app = create_sources_app(max_page_size=10, latency={"journal": 0.2})
@@ -17,28 +21,37 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from demo.clinic import clinic_resources
 from demo.data import RAW_RESOURCE_KEY, RESOURCE_TYPES, build_resources
 
-__all__ = ["FHIR_JSON", "create_sources_app"]
+__all__ = ["FHIR_JSON", "SERVED_TYPES", "create_sources_app"]
 
 FHIR_JSON = "application/fhir+json"
 _PATIENT = "patient:identifier"
+_GENERAL_PRACTITIONER = "general-practitioner:identifier"
+_LISTING = "listing"
+#: Source name → the FHIR resource types the demo serves: every source's, and (v2) the
+#: listing's Patients.
+SERVED_TYPES: dict[str, tuple[str, ...]] = {**RESOURCE_TYPES, _LISTING: ("Patient",)}
 _Key = tuple[str, str, str]
 
 
 def _dumps(value: object) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    # orjson: compact UTF-8 like json.dumps(ensure_ascii=False), in a fraction of the time
+    # (thousands of resources are encoded when the app is built).
+    return orjson.dumps(value)
 
 
 def _fhir(value: object, status_code: int = 200) -> Response:
@@ -51,25 +64,42 @@ def _outcome(status_code: int, code: str, diagnostics: str) -> Response:
     return _fhir({"resourceType": "OperationOutcome", "issue": [issue]}, status_code)
 
 
-def _patient_token(resource: Mapping[str, Any]) -> str | None:
-    """``system|value`` of the resource's patient identifier, if it has one."""
-    for field in ("subject", "patient"):
-        ref = resource.get(field)
-        identifier = ref.get("identifier") if isinstance(ref, Mapping) else None
-        if isinstance(identifier, Mapping):
-            system, value = identifier.get("system"), identifier.get("value")
-            if isinstance(system, str) and isinstance(value, str):
-                return f"{system}|{value}"
+def _token(ref: object) -> str | None:
+    identifier = ref.get("identifier") if isinstance(ref, Mapping) else None
+    if isinstance(identifier, Mapping):
+        system, value = identifier.get("system"), identifier.get("value")
+        if isinstance(system, str) and isinstance(value, str):
+            return f"{system}|{value}"
     return None
 
 
-class _Index:
-    """Every resource encoded once, filed by (source, type, patient token) and by id."""
+def _search_tokens(resource: Mapping[str, Any]) -> list[str]:
+    """What a search finds the resource by: its patient's ``system|value`` or, for a listed
+    Patient, its GP clinics'."""
+    if resource.get("resourceType") == "Patient":
+        practitioners = resource.get("generalPractitioner")
+        refs = practitioners if isinstance(practitioners, list) else []
+        return [t for t in (_token(ref) for ref in refs) if t is not None]
+    for field in ("subject", "patient"):
+        token = _token(resource.get(field))
+        if token is not None:
+            return [token]
+    return []
 
-    def __init__(self, resources: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
-        self.types: dict[str, set[str]] = {s: set(t) for s, t in RESOURCE_TYPES.items()}
-        self.by_patient: dict[_Key, list[tuple[str, bytes]]] = {}
+
+class _Index:
+    """Every resource encoded once, filed by (source, type, search token) and by id.
+
+    ``under`` is another index searched after this one: the demo clinic's, built once.
+    """
+
+    def __init__(
+        self, resources: Mapping[str, Sequence[Mapping[str, Any]]], under: _Index | None = None
+    ) -> None:
+        self.types: dict[str, set[str]] = {s: set(t) for s, t in SERVED_TYPES.items()}
+        self.by_token: dict[_Key, list[tuple[str, bytes]]] = {}
         self.by_id: dict[_Key, bytes] = {}
+        self.under = under
         for source, items in resources.items():
             for resource in items:
                 kind, rid = str(resource.get("resourceType")), str(resource.get("id"))
@@ -77,31 +107,44 @@ class _Index:
                 # The marker stands for an entry whose `resource` is not an object.
                 body = _dumps(resource.get(RAW_RESOURCE_KEY, resource))
                 self.by_id[(source, kind, rid)] = body
-                token = _patient_token(resource)
-                if token is not None:
-                    self.by_patient.setdefault((source, kind, token), []).append((rid, body))
+                for token in _search_tokens(resource):
+                    self.by_token.setdefault((source, kind, token), []).append((rid, body))
+        if under is not None:
+            for source, kinds in under.types.items():
+                self.types.setdefault(source, set()).update(kinds)
 
-    def search(self, source: str, kind: str, tokens: Iterable[str]) -> list[tuple[str, bytes]]:
-        found = (self.by_patient.get((source, kind, token), ()) for token in tokens)
-        return list(itertools.chain.from_iterable(found))
+    def search(self, source: str, kind: str, tokens: Sequence[str]) -> list[tuple[str, bytes]]:
+        found = (self.by_token.get((source, kind, token), ()) for token in tokens)
+        matches = list(itertools.chain.from_iterable(found))
+        return matches if self.under is None else matches + self.under.search(source, kind, tokens)
+
+    def read(self, key: _Key) -> bytes | None:
+        body = self.by_id.get(key)
+        return body if body is not None or self.under is None else self.under.read(key)
+
+
+@functools.cache
+def _clinic_index() -> _Index:
+    """The demo clinic's citizens, encoded once per process (apps are built per test)."""
+    return _Index(clinic_resources())
 
 
 class _BadSearch(ValueError):
     """A search parameter the demo server cannot read (answered with HTTP 400)."""
 
 
-def _patient_tokens(request: Request) -> list[str]:
+def _search_tokens_asked(request: Request, parameter: str) -> list[str]:
     # Repeating the parameter means AND in FHIR; one patient can't be two, so intersect.
-    values = request.query_params.getlist(_PATIENT)
+    values = request.query_params.getlist(parameter)
     if not values:
-        raise _BadSearch(f"Search parameter '{_PATIENT}' is required.")
+        raise _BadSearch(f"Search parameter '{parameter}' is required.")
     chosen: dict[str, None] | None = None
     for value in values:
         tokens = dict.fromkeys(token.strip() for token in value.split(","))
         for token in tokens:
             system, bar, code = token.partition("|")
             if not (system and bar and code):
-                raise _BadSearch(f"'{_PATIENT}' token {token!r} is not 'system|value'.")
+                raise _BadSearch(f"'{parameter}' token {token!r} is not 'system|value'.")
         chosen = tokens if chosen is None else {t: None for t in chosen if t in tokens}
     return list(chosen or ())
 
@@ -136,20 +179,28 @@ def create_sources_app(
     resources: Mapping[str, Sequence[dict[str, Any]]] | None = None,
     *,
     max_page_size: int = 20,
+    max_listing_page_size: int = 500,
     latency: Mapping[str, float] | None = None,
 ) -> Starlette:
-    """An ASGI app serving ``resources`` as seven FHIR search endpoints.
+    """An ASGI app serving ``resources`` as FHIR search endpoints, one per source.
 
     Args:
-        resources: ``{source: [resource, ...]}``; None serves :func:`demo.data.build_resources`.
+        resources: ``{source: [resource, ...]}``; None serves the named demo people
+            (:func:`demo.data.build_resources`) and the demo clinic's list and citizens
+            (:func:`demo.clinic.clinic_resources`).
         max_page_size: The largest page a search answers, and the page size without ``_count``.
+        max_listing_page_size: The same for the ``listing`` source, whose one search
+            answers a whole clinic.
         latency: Seconds to wait before answering, per source name, to imitate slow sources.
 
     Returns:
         A Starlette app with routes ``/{source}/{Type}``, ``/{source}/{Type}/{id}`` and
         ``/{source}/metadata``.
     """
-    index = _Index(build_resources() if resources is None else resources)
+    if resources is None:
+        index = _Index(build_resources(), under=_clinic_index())
+    else:
+        index = _Index(resources)
     delays = dict(latency or {})
 
     async def known(request: Request) -> tuple[str, str]:
@@ -164,9 +215,12 @@ def create_sources_app(
 
     async def search(request: Request) -> Response:
         source, kind = await known(request)
+        listing = source == _LISTING
+        parameter = _GENERAL_PRACTITIONER if listing else _PATIENT
+        largest = max_listing_page_size if listing else max_page_size
         try:
-            tokens = _patient_tokens(request)
-            count = min(_int_param(request, "_count", max_page_size), max_page_size)
+            tokens = _search_tokens_asked(request, parameter)
+            count = min(_int_param(request, "_count", largest), largest)
             offset = _int_param(request, "_offset", 0)
         except _BadSearch as exc:
             return _outcome(400, "invalid", str(exc))
@@ -175,7 +229,7 @@ def create_sources_app(
 
     async def read(request: Request) -> Response:
         source, kind = await known(request)
-        body = index.by_id.get((source, kind, request.path_params["rid"]))
+        body = index.read((source, kind, request.path_params["rid"]))
         if body is None:
             return _outcome(404, "not-found", f"No {kind} with that id in {source!r}.")
         return _fhir(body)

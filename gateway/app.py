@@ -25,7 +25,7 @@ from schema import build_schema
 from .edge import BodyLimit, SecurityHeaders
 from .graphql_http import AuthenticatedGraphQL
 from .ops import ops_routes
-from .services import DEMO_FHIR_PATH, auth_config, open_services, source_urls
+from .services import DEMO_FHIR_PATH, auth_config, listing_url, open_services, source_urls
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -114,6 +114,7 @@ def create_app(
             Route("/demo/jwks.json", lambda _r: JSONResponse(jwks)),
         ]
     urls = source_urls(settings, self_url)
+    listing = listing_url(settings, self_url)
     issuer_name, jwks_url = auth_config(settings, demo_jwks)
 
     @contextlib.asynccontextmanager
@@ -121,6 +122,7 @@ def create_app(
         async with open_services(
             settings,
             source_urls=urls,
+            listing_url=listing,
             issuer=issuer_name,
             jwks_url=jwks_url,
             metrics=metrics,

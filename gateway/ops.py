@@ -27,6 +27,8 @@ async def readyz(request: Request) -> Response:
     services: Services = request.app.state.services
     audit_ok = await services.access_log.ping()
     breakers = await services.pipeline.breaker_states()
+    if services.worklists.listing is not None:  # the work list's, searched by clinic
+        breakers |= await services.pipeline.resilience.states(["listing"])
     cache_ok = await services.cache.ping()
     any_source = any(state != "opened" for state in breakers.values())
     ready = audit_ok and any_source

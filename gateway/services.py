@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from connectors import CONNECTOR_CLASSES, Connector, FhirClient
+from connectors.listing import ListingConnector
 from core.errors import ConfigError
 from core.localtime import fixed_day_clock, system_clock
 from core.metrics import Metrics
@@ -24,8 +25,10 @@ from plans.audit import AccessLog, open_access_log
 from plans.consent import source_cache_ttls
 from plans.reader import PlanReader
 from plans.viewer import Viewer
+from plans.worklist import WorklistReader
 from schema import Context
 from upstream.cache import SourceCache
+from upstream.listing import ListingSource
 from upstream.loaders import BatchLoaders, RequestLoaders
 from upstream.pipeline import SourcePipeline
 from upstream.resilience import Resilience
@@ -38,6 +41,7 @@ __all__ = [
     "READABLE_SOURCES",
     "Services",
     "auth_config",
+    "listing_url",
     "open_services",
     "source_urls",
 ]
@@ -61,6 +65,7 @@ class Services:
     pipeline: SourcePipeline
     cache: SourceCache
     plans: PlanReader
+    worklists: WorklistReader
     metrics: Metrics
     loaders: BatchLoaders
 
@@ -71,6 +76,7 @@ class Services:
             plans=self.plans,
             loaders=RequestLoaders(self.loaders),
             access_log=self.access_log,
+            worklists=self.worklists,
             request_id=request_id,
         )
 
@@ -89,6 +95,8 @@ def source_urls(settings: Settings, demo_base: str | None) -> dict[str, str]:
     urls: dict[str, str] = {}
     for name in settings.configured_sources():
         url = settings.source_url(name)
+        if name == "listing":
+            continue  # searched by clinic, for the work list: see listing_url
         if name not in READABLE_SOURCES:
             log.warning(
                 "MINPLAN_SOURCE_%s_URL is set, but this gateway does not read the %s source "
@@ -99,6 +107,19 @@ def source_urls(settings: Settings, demo_base: str | None) -> dict[str, str]:
         elif url is not None:
             urls[name] = url
     return urls
+
+
+def listing_url(settings: Settings, demo_base: str | None) -> str | None:
+    """(v2) The ``listing`` source's base URL: configured, or the demo's on this server.
+
+    Apart from :func:`source_urls`: the listing is searched by clinic for the work list,
+    never by patient for a plan (``connectors.build_listing`` builds its connector).
+    """
+    if settings.demo:
+        if demo_base is None:
+            raise ConfigError("demo mode needs the gateway's own base URL for its demo sources")
+        return f"{demo_base.rstrip('/')}{DEMO_FHIR_PATH}/listing"
+    return settings.source_listing_url
 
 
 def auth_config(settings: Settings, demo_jwks: Path | None) -> tuple[str, str]:
@@ -126,6 +147,38 @@ def _transport(settings: Settings) -> httpx.AsyncBaseTransport:
     return httpx.AsyncHTTPTransport(limits=limits)
 
 
+def _fhir_client(
+    settings: Settings, upstream: httpx.AsyncBaseTransport, name: str, url: str
+) -> FhirClient:
+    return FhirClient(
+        upstream,
+        source=name,
+        base_url=url,
+        timeout=settings.timeout_for(name),
+        page_size=settings.listing_page_size if name == "listing" else settings.source_page_size,
+        max_pages=settings.source_max_pages,
+    )
+
+
+def _listing(
+    settings: Settings,
+    upstream: httpx.AsyncBaseTransport,
+    url: str | None,
+    *,
+    resilience: Resilience,
+    metrics: Metrics,
+) -> ListingSource | None:
+    if url is None:
+        return None
+    return ListingSource(
+        ListingConnector(_fhir_client(settings, upstream, "listing", url)),
+        resilience=resilience,
+        metrics=metrics,
+        fresh_ttl=settings.ttl_for("listing"),
+        stale_ttl=settings.stale_ttl,
+    )
+
+
 def _pipeline(
     settings: Settings,
     upstream: httpx.AsyncBaseTransport,
@@ -136,15 +189,8 @@ def _pipeline(
 ) -> SourcePipeline:
     connectors: dict[str, Connector] = {}
     for name, url in urls.items():
-        fhir = FhirClient(
-            upstream,
-            source=name,
-            base_url=url,
-            timeout=settings.timeout_for(name),
-            page_size=settings.source_page_size,
-            max_pages=settings.source_max_pages,
-        )
-        connectors[name] = CONNECTOR_CLASSES[name](fhir)
+        if name in CONNECTOR_CLASSES:  # the listing is searched by clinic: see _listing
+            connectors[name] = CONNECTOR_CLASSES[name](_fhir_client(settings, upstream, name, url))
     ttls = {
         name: source_cache_ttls(
             name,
@@ -175,6 +221,7 @@ async def open_services(
     settings: Settings,
     *,
     source_urls: Mapping[str, str],
+    listing_url: str | None = None,
     issuer: str,
     jwks_url: str,
     metrics: Metrics,
@@ -199,6 +246,8 @@ async def open_services(
         max_entries=settings.cache_max_entries,
     )
     pipeline = _pipeline(settings, upstream, source_urls, cache=cache, metrics=metrics)
+    # The demo's data is dated around its own day: its alerts are as of that day.
+    clock = fixed_day_clock(demo_data.BASE_DAY) if settings.demo else system_clock
     services = Services(
         verifier=verifier,
         access_log=access_log,
@@ -211,8 +260,25 @@ async def open_services(
             deadline=settings.request_deadline,
             metrics=metrics,
             # The demo's data is dated around its own day: its alerts are as of that day.
-            clock=fixed_day_clock(demo_data.BASE_DAY) if settings.demo else system_clock,
+            clock=clock,
             plan_deadline_days=settings.plan_deadline_days,
+        ),
+        worklists=WorklistReader(
+            pipeline=pipeline,
+            listing=_listing(
+                settings,
+                upstream,
+                listing_url,
+                resilience=pipeline.resilience,
+                metrics=metrics,
+            ),
+            access_log=access_log,
+            pseudonym_key=settings.pseudonym_key.encode(),
+            batch_size=settings.batch_size,
+            deadline=settings.request_deadline,
+            plan_deadline_days=settings.plan_deadline_days,
+            clock=clock,
+            metrics=metrics,
         ),
         metrics=metrics,
         loaders=BatchLoaders(pipeline, max_batch_size=settings.source_batch_size),

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     source_batch_size: int = Field(
         10, ge=1, le=500, description="patients per search request (concurrent plans share one)"
     )
+    batch_size: int = Field(
+        50, ge=1, le=500, description="patients per search of a work-list read (contract §4)"
+    )
+    listing_page_size: int = Field(
+        1000, ge=1, le=5000, description="_count on the listing source's searches"
+    )
     source_max_pages: int = Field(50, ge=1, description="stop following next links after this")
     request_deadline: Seconds = Field(5.0, description="whole plan request, seconds")
 

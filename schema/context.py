@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from plans.audit import AccessLog
 from plans.reader import PlanReader
 from plans.viewer import Viewer
+from plans.worklist import WorklistReader
 from upstream.loaders import RequestLoaders
 
 __all__ = ["Context"]
@@ -22,6 +23,7 @@ class Context:
     plans: PlanReader
     loaders: RequestLoaders
     access_log: AccessLog
+    worklists: WorklistReader
     request_id: str
     #: Errors to report next to the data (e.g. SOURCE_UNAVAILABLE), added after execution.
     warnings: list[GraphQLError] = field(default_factory=list)

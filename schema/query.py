@@ -1,4 +1,4 @@
-"""The root query: ``plan``, ``me``, ``accessLog`` and ``accessLogPage``."""
+"""The root query: ``plan``, ``me``, ``accessLog``, ``accessLogPage`` and ``worklist``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import strawberry
 from graphql import GraphQLError
 
 from core.errors import AccessLogUnavailable, AuditWriteError, BadUserInput, SourceUnavailable
+from core.records import TriageLevel
 from plans.audit import (
     MAX_PAGE_SIZE,
     AccessPage,
@@ -21,11 +22,15 @@ from plans.audit import (
 )
 from plans.consent import Purpose
 from plans.emergency_reason import MAX_REASON_LENGTH, MIN_REASON_ALNUM
+from plans.model import AlertKind, PackageKind
+from plans.worklist import MAX_PAGE_SIZE as WORKLIST_MAX_PAGE_SIZE
+from plans.worklist import WorklistQuery
 
 from .context import Context
-from .selection import plan_needs
+from .selection import plan_needs, worklist_needs
 from .types.plan import Plan
 from .types.viewer import AccessLogEntry, AccessLogPage, Viewer
+from .types.worklist import Worklist
 
 __all__ = ["Query"]
 
@@ -67,6 +72,26 @@ First = Annotated[
 After = Annotated[
     str | None,
     strawberry.argument(description="The `endCursor` of the page before; none for the first."),
+]
+
+WorklistKind = Annotated[
+    PackageKind, strawberry.argument(description="The package whose patients to list.")
+]
+WorklistTriage = Annotated[
+    list[TriageLevel] | None,
+    strawberry.argument(description="Keep only entries whose triage is one of these."),
+]
+WorklistAlerts = Annotated[
+    list[AlertKind] | None,
+    strawberry.argument(description="Keep only entries with an alert of one of these kinds."),
+]
+WorklistFirst = Annotated[
+    int | None,
+    strawberry.argument(
+        description=(
+            f"Entries on this page, 1 to {WORKLIST_MAX_PAGE_SIZE} (null: 50); else BAD_USER_INPUT."
+        )
+    ),
 ]
 
 
@@ -161,6 +186,59 @@ class Query:
             ctx.access_log.page(patient, since=since_utc, first=first, after=key)
         )
         return AccessLogPage.from_page(page)
+
+    @strawberry.field(
+        description=(
+            "Your clinic's work list (clinicians only; a citizen gets FORBIDDEN): the "
+            "patients the listing source lists with your organisation who are in package "
+            "`kind` as you may see them, with their package, triage and follow-up alerts. "
+            "A patient whose consent denies you their diagnoses is left out. Every entry "
+            "returned is written to that patient's access log (context WORKLIST). The "
+            "consent source down gives CONSENT_UNAVAILABLE and no entries."
+        )
+    )
+    async def worklist(
+        self,
+        info: Info,
+        kind: WorklistKind,
+        triage: WorklistTriage = None,
+        alerts: WorklistAlerts = None,
+        first: WorklistFirst = 50,
+        after: After = None,
+    ) -> Worklist:
+        ctx = info.context
+        needs = worklist_needs(info._raw_info.field_nodes, info._raw_info.fragments)
+        query = WorklistQuery(
+            kind=kind,
+            triage=frozenset(triage) if triage is not None else None,
+            alerts=frozenset(alerts) if alerts is not None else None,
+            first=50 if first is None else first,
+            after=after,
+        )
+        try:
+            found = await ctx.worklists.read(
+                ctx.viewer,
+                query,
+                needs=needs.sources | {source for source, _ in needs.searches},
+                request_id=ctx.request_id,
+            )
+        except AuditWriteError as exc:
+            raise AccessLogUnavailable(
+                "Your access could not be written to the patients' access logs, so the work "
+                "list is not shown. Please try again."
+            ) from exc
+        path = info.path.as_list()
+        for status in found.sources:
+            if not status.ok:
+                error = SourceUnavailable(
+                    f"Source '{status.name}' is unavailable ({status.error}); its sections "
+                    "are empty for the entries it did not answer for.",
+                    source=status.name,
+                )
+                ctx.warnings.append(
+                    GraphQLError(str(error), path=path, extensions=error.extensions)
+                )
+        return found  # type: ignore[return-value]  # the model; see Worklist.is_type_of
 
 
 def _page_key(after: str | None) -> PageKey | None:

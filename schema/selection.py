@@ -29,7 +29,14 @@ from graphql import (
 
 from core.sources import SOURCE_NAMES
 
-__all__ = ["COURSE_SEARCH", "FIELD_SOURCES", "SECTION_FIELDS", "PlanNeeds", "plan_needs"]
+__all__ = [
+    "COURSE_SEARCH",
+    "FIELD_SOURCES",
+    "SECTION_FIELDS",
+    "PlanNeeds",
+    "plan_needs",
+    "worklist_needs",
+]
 
 #: A source's name, or one search of it (source, FHIR resource type) made only when needed.
 Need = str | tuple[str, str]
@@ -98,6 +105,50 @@ def plan_needs(
     )
     sources = frozenset(n for n in walk.needs if isinstance(n, str))
     return PlanNeeds(sources, tuple(sorted(n for n in walk.needs if not isinstance(n, str))))
+
+
+def worklist_needs(
+    field_nodes: Iterable[FieldNode], fragments: Mapping[str, FragmentDefinitionNode]
+) -> PlanNeeds:
+    """The sources the ``entries { package { … } }`` selection of a ``worklist`` field needs.
+
+    What the work list's order and filters read is not in it: the work list asks that
+    whatever the query selects (contract §5).
+    """
+    packages = _fields_named(_fields_named(field_nodes, "entries", fragments), "package", fragments)
+    walk = _Walk(fragments)
+    walk.selections(
+        selection
+        for node in packages
+        if node.selection_set is not None
+        for selection in node.selection_set.selections
+    )
+    sources = frozenset(n for n in walk.needs if isinstance(n, str))
+    return PlanNeeds(sources, tuple(sorted(n for n in walk.needs if not isinstance(n, str))))
+
+
+def _fields_named(
+    parents: Iterable[FieldNode], name: str, fragments: Mapping[str, FragmentDefinitionNode]
+) -> list[FieldNode]:
+    """The ``name`` fields selected under ``parents``, through fragments (each read once)."""
+    found: list[FieldNode] = []
+    read: set[str] = set()
+    pending: list[SelectionNode] = [
+        s for p in parents if p.selection_set is not None for s in p.selection_set.selections
+    ]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, FieldNode):
+            if node.name.value == name:
+                found.append(node)
+        elif isinstance(node, InlineFragmentNode):
+            pending.extend(node.selection_set.selections)
+        elif isinstance(node, FragmentSpreadNode):
+            fragment = fragments.get(node.name.value)
+            if fragment is not None and node.name.value not in read:
+                read.add(node.name.value)
+                pending.extend(fragment.selection_set.selections)
+    return found
 
 
 class _Walk:

@@ -118,6 +118,7 @@ def jwks_file(issuer: DevIssuer, tmp_path: Path) -> Path:
 
 def gateway_settings(jwks_file: Path, tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {f"source_{n}_url": f"{UPSTREAM}/{n}" for n in READABLE_SOURCES}
+    values["source_listing_url"] = f"{UPSTREAM}/listing"  # (v2) the work list's
     values |= {
         "auth_issuer": DEV_ISSUER,
         "auth_jwks_url": jwks_file.as_uri(),

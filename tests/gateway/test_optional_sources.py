@@ -22,7 +22,9 @@ from tests.conftest import FULL_PLAN, MakeGateway
 
 LIVE = ("diagnoses", "appointments", "consent")
 #: Every other readable source left without a URL.
-NOT_YET: dict[str, Any] = {f"source_{n}_url": None for n in READABLE_SOURCES if n not in LIVE}
+NOT_YET: dict[str, Any] = {
+    f"source_{n}_url": None for n in (*READABLE_SOURCES, "listing") if n not in LIVE
+}
 
 
 @pytest.mark.parametrize(
@@ -53,17 +55,28 @@ async def test_a_plan_lists_and_asks_only_the_configured_sources(
         assert package["triage"] is None
 
 
-async def test_a_source_without_a_connector_is_ignored_with_a_warning(
+async def test_the_listing_source_is_wired_for_the_work_list_not_for_plans(
     make_gateway: MakeGateway, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="gateway.services"):
         async with make_gateway(source_listing_url="http://listing.test/fhir") as gw:
             ready = (await gw.client.get("/readyz")).json()
-    assert "listing" not in CONNECTOR_CLASSES  # else this test must pick another source
+            body = await gw.data(FULL_PLAN, gw.clinician(ORG_GP), {"cpr": PATIENT_BOTH})
+    assert "listing" not in CONNECTOR_CLASSES  # it is searched by clinic, not by patient
+    assert ready["sources"]["listing"] == "closed"
+    assert "listing" not in [s["name"] for s in body["data"]["plan"]["sources"]]
+    assert [r.getMessage() for r in caplog.records if r.name == "gateway.services"] == []
+
+
+async def test_without_a_listing_source_there_is_no_work_list(make_gateway: MakeGateway) -> None:
+    async with make_gateway(source_listing_url=None) as gw:
+        ready = (await gw.client.get("/readyz")).json()
+        body = await gw.data("{ worklist(kind: COPD) { total } }", gw.clinician(ORG_GP))
+        asked = gw.upstream.searches()
     assert "listing" not in ready["sources"]
-    (warning,) = [r.getMessage() for r in caplog.records if r.name == "gateway.services"]
-    assert "MINPLAN_SOURCE_LISTING_URL" in warning
-    assert "ignored" in warning
+    assert body["errors"][0]["extensions"]["code"] == "SOURCE_UNAVAILABLE"
+    assert "not configured" in body["errors"][0]["message"]
+    assert asked == []
 
 
 def test_the_demo_wires_only_the_sources_with_a_connector(

@@ -1,0 +1,455 @@
+"""The clinic's work list (contract §5): the listed patients in a package, flagged and ordered.
+
+A read goes in three phases, each a few batched searches (``patient:identifier=a,b,…``,
+at most ``batch_size`` patients per search, all batches at once), never one per patient:
+
+1. The ``listing`` source names the patients listed with the clinician's organisation.
+2. ``consent`` and ``diagnoses`` for all of them decide who is in the package *as this
+   clinician may see it*: a patient whose Consents deny the clinician ``diagnoses`` is
+   left out, and so is one whose Consents are unknown (fail closed). The consent source
+   down refuses the whole list (CONSENT_UNAVAILABLE).
+3. What triage and alerts read (appointments, careplan's Goals, RiskAssessments and
+   CarePlans, observations), for the patients in the package only: order and filters need
+   them whatever the query selects. Other sections the query selects (journal notes, say)
+   are asked afterwards for the entries of the page alone.
+
+Each entry's package is assembled and flagged exactly as a ``plan`` read by the same
+clinician assembles it (:func:`plans.assembly.assemble_packages`,
+:func:`plans.alerts.raise_alerts`), after consent filtering. Every entry returned is written
+to its patient's access log with context WORKLIST, before the page is returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from connectors import SearchKey
+from core.cpr import pseudonymise_cpr
+from core.errors import BadUserInput, ConsentUnavailable, Forbidden, SourceUnavailable
+from core.localtime import Clock, system_clock
+from core.metrics import Metrics
+from core.records import ConsentRecord, DiagnosisRecord, ListedPatient, Record, TriageLevel
+from core.sources import SOURCE_NAMES
+from plans.alerts import answered_sources, raise_alerts
+from plans.assembly import assemble_packages, package_kind
+from plans.audit import AccessContext, AccessLog, AccessRecord
+from plans.consent import CONSENT_SOURCE, Access, filter_records, request_access
+from plans.model import AlertKind, AlertPriority, CarePackage, PackageKind, SourceStatus
+from plans.viewer import Viewer
+from plans.views import ViewIds, view_key
+from upstream.listing import ListingSource
+from upstream.pipeline import SourcePipeline, SourceResult
+
+__all__ = ["MAX_PAGE_SIZE", "Worklist", "WorklistEntry", "WorklistQuery", "WorklistReader"]
+
+MAX_PAGE_SIZE = 200
+DIAGNOSES_KEY: SearchKey = ("diagnoses", "Condition")
+CONSENT_KEY: SearchKey = (CONSENT_SOURCE, "Consent")
+#: What order and filters read (triage and alerts, contract §5), asked for every patient
+#: in the package; the course is careplan's on-demand CarePlan search.
+ORDER_SOURCES = frozenset({"appointments", "careplan", "observations"})
+COURSE_SEARCH: SearchKey = ("careplan", "CarePlan")
+
+_PRIORITY_RANK = {AlertPriority.HIGH: 0, AlertPriority.MEDIUM: 1, AlertPriority.LOW: 2}
+_TRIAGE_RANK = {TriageLevel.RED: 0, TriageLevel.YELLOW: 1, TriageLevel.GREEN: 2}
+_DEADLINE_RESULT = SourceResult((), ok=False, error="request deadline exceeded")
+
+#: (alert priority rank, triage rank, oldest alert since as an ordinal, CPR): the order.
+SortKey = tuple[int, int, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class WorklistQuery:
+    kind: PackageKind
+    triage: frozenset[TriageLevel] | None = None  # None: any triage, or none
+    alerts: frozenset[AlertKind] | None = None  # None: with or without alerts
+    first: int = 50
+    after: str | None = None
+
+
+@dataclass(slots=True)
+class WorklistEntry:
+    cpr: str
+    name: str | None
+    package: CarePackage
+    restricted: bool
+
+
+@dataclass(slots=True)
+class Worklist:
+    entries: list[WorklistEntry]
+    total: int
+    end_cursor: str | None
+    has_next_page: bool
+    sources: list[SourceStatus]
+
+
+class WorklistCursors:
+    """Opaque, tamper-proof cursors: the last entry's sort key, sealed with AES-GCM.
+
+    The key ends in a CPR, which must not travel in clear (a cursor may end up in a URL and
+    so in a log). Sealing also binds a cursor to its query (organisation, kind, filters):
+    one from another query is refused rather than paging somewhere unexpected.
+    """
+
+    def __init__(self, secret: bytes) -> None:
+        key = hmac.new(secret, b"minplan worklist cursor", hashlib.sha256).digest()
+        self._aead = AESGCM(key)
+
+    def encode(self, key: SortKey, scope: bytes) -> str:
+        nonce = uuid.uuid4().bytes[:12]
+        sealed = self._aead.encrypt(nonce, json.dumps(key).encode(), scope)
+        return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+
+    def decode(self, cursor: str, scope: bytes) -> SortKey:
+        """The key ``cursor`` seals for this query.
+
+        Raises:
+            BadUserInput: not a cursor of this work list query.
+        """
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            plain = self._aead.decrypt(raw[:12], raw[12:], scope)
+            priority, triage, since, cpr = json.loads(plain)
+            return int(priority), int(triage), int(since), str(cpr)
+        except (ValueError, InvalidTag, TypeError):
+            raise BadUserInput(
+                "after is not a cursor of this work list: pass the endCursor of the page "
+                "before, with the same kind, triage and alerts."
+            ) from None
+
+
+@dataclass(slots=True)
+class _Candidate:
+    """A listed patient in the package as this clinician sees it, and what was fetched."""
+
+    listed: ListedPatient
+    access: Access
+    by_key: dict[SearchKey, SourceResult]
+    package: CarePackage | None = None
+    restricted: bool = False
+
+    def sort_key(self) -> SortKey:
+        package = self.package
+        assert package is not None
+        alerts = package.alerts
+        priority = min((_PRIORITY_RANK[a.priority] for a in alerts), default=3)
+        triage = _TRIAGE_RANK[package.triage.level] if package.triage is not None else 3
+        since = min((a.since for a in alerts), default=date.max).toordinal()
+        return priority, triage, since, self.listed.cpr
+
+
+class WorklistReader:
+    """Reads clinics' work lists; shared by every request."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: SourcePipeline,
+        listing: ListingSource | None,
+        access_log: AccessLog,
+        pseudonym_key: bytes,
+        batch_size: int,
+        deadline: float,
+        plan_deadline_days: int = 30,
+        clock: Clock = system_clock,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.listing = listing
+        self.access_log = access_log
+        self.pseudonym_key = pseudonym_key
+        self.batch_size = batch_size
+        self.deadline = deadline
+        self.plan_deadline_days = plan_deadline_days
+        self.clock = clock
+        self.metrics = metrics
+        self.ids = ViewIds(pseudonym_key)
+        self.cursors = WorklistCursors(pseudonym_key)
+        self._configured = {source for source, _ in pipeline.all_search_keys}
+
+    async def read(
+        self,
+        viewer: Viewer,
+        query: WorklistQuery,
+        *,
+        needs: Collection[str],
+        request_id: str | None = None,
+    ) -> Worklist:
+        """One page of ``viewer``'s clinic's work list; each entry returned is logged.
+
+        ``needs`` names the sources the query's ``package`` selection needs (contract §6);
+        what order and filters read is asked whatever it says.
+
+        Raises:
+            Forbidden: the viewer is not a clinician.
+            BadUserInput: ``first`` outside 1-200, or a cursor not of this query.
+            ConsentUnavailable: the consent source did not answer (fail closed).
+            SourceUnavailable: the listing source is not configured or did not answer.
+            AuditWriteError: the entries could not be logged, so none is returned.
+        """
+        if not viewer.is_clinician or not viewer.org:
+            raise Forbidden("The work list is for clinicians, of their own organisation.")
+        if not 1 <= query.first <= MAX_PAGE_SIZE:
+            raise BadUserInput(
+                f"first must be between 1 and {MAX_PAGE_SIZE}; it was {query.first}."
+            )
+        scope = self._scope(viewer.org, query)
+        after = self.cursors.decode(query.after, scope) if query.after is not None else None
+        deadline_at = asyncio.get_running_loop().time() + self.deadline
+        listing, listed = await self._listed(viewer.org)
+        results: dict[SearchKey, dict[str, SourceResult]] = {}
+
+        # Phase 2: who is in the package, as this clinician may see it.
+        cprs = [p.cpr for p in listed]
+        first = await self._fetch([CONSENT_KEY, DIAGNOSES_KEY], cprs, deadline_at)
+        results.update(first)
+        consents = first[CONSENT_KEY]
+        if cprs and not any(r.ok for r in consents.values()):
+            raise ConsentUnavailable(
+                "The consent registry cannot be reached, so the work list cannot be shown."
+            )
+        candidates = self._in_package(viewer, query.kind, listed, first)
+
+        # Phase 3: what order and filters read, for the package's patients.
+        order_keys = self._keys(ORDER_SOURCES, also=(COURSE_SEARCH,))
+        members = [c.listed.cpr for c in candidates]
+        fetched = await self._fetch(order_keys, members, deadline_at)
+        results.update(fetched)
+        now = self.clock()
+        for candidate in candidates:
+            self._assemble(candidate, fetched, query.kind, now)
+        matches = [c for c in candidates if self._matches(c, query)]
+        matches.sort(key=_Candidate.sort_key)
+        start = 0
+        if after is not None:
+            start = next((i for i, c in enumerate(matches) if c.sort_key() > after), len(matches))
+        page = matches[start : start + query.first]
+        has_next = start + query.first < len(matches)
+
+        # The page's other sections (journal notes, say), for its entries only.
+        page_keys = [k for k in self._keys(needs) if k not in order_keys]
+        page_keys = [k for k in page_keys if k not in (CONSENT_KEY, DIAGNOSES_KEY)]
+        if page_keys and page:
+            more = await self._fetch(page_keys, [c.listed.cpr for c in page], deadline_at)
+            results.update(more)
+            for candidate in page:
+                self._assemble(candidate, more, query.kind, now)
+
+        entries = [
+            WorklistEntry(c.listed.cpr, c.listed.name, c.package, c.restricted)
+            for c in page
+            if c.package is not None
+        ]
+        await self._log(viewer, page, request_id)
+        if self.metrics is not None:
+            self.metrics.worklist_entries.inc(len(entries))
+        end = page[-1].sort_key() if page else after
+        return Worklist(
+            entries=entries,
+            total=len(matches),
+            end_cursor=self.cursors.encode(end, scope) if end is not None else None,
+            has_next_page=has_next,
+            sources=[*_statuses(results), listing],
+        )
+
+    @staticmethod
+    def _scope(org: str, query: WorklistQuery) -> bytes:
+        parts = [
+            org,
+            query.kind.value,
+            ",".join(sorted(t.value for t in query.triage or ())) if query.triage else "*",
+            ",".join(sorted(a.value for a in query.alerts or ())) if query.alerts else "*",
+        ]
+        return "|".join(parts).encode()
+
+    async def _listed(self, org: str) -> tuple[SourceStatus, list[ListedPatient]]:
+        if self.listing is None:
+            raise SourceUnavailable(
+                "The work list needs the listing source, which is not configured here.",
+                source="listing",
+            )
+        answer = await self.listing.listed(org)
+        if not answer.ok:
+            raise SourceUnavailable(
+                f"Source 'listing' is unavailable ({answer.error}): the work list cannot "
+                "be made without knowing who is listed with your clinic.",
+                source="listing",
+            )
+        status = SourceStatus(
+            name="listing",
+            ok=True,
+            stale=answer.stale,
+            latency_ms=answer.latency_ms,
+            cached=answer.cached,
+        )
+        return status, list(answer.patients)
+
+    def _keys(self, sources: Iterable[str], also: Sequence[SearchKey] = ()) -> list[SearchKey]:
+        wanted = set(sources)
+        keys = [k for k in self.pipeline.search_keys if k[0] in wanted]
+        keys += [k for k in also if k[0] in self._configured]
+        return list(dict.fromkeys(keys))
+
+    async def _fetch(
+        self, keys: Sequence[SearchKey], cprs: Sequence[str], deadline_at: float
+    ) -> dict[SearchKey, dict[str, SourceResult]]:
+        """Every search of ``keys`` for ``cprs``: at most ``batch_size`` patients each, at once.
+
+        A search still running at the deadline counts as failed for its patients; it is
+        left to finish (and fill the cache), not cancelled.
+        """
+        configured = [k for k in keys if k[0] in self._configured]
+        size = self.batch_size
+        batches = [
+            (key, list(cprs[i : i + size])) for key in configured for i in range(0, len(cprs), size)
+        ]
+        out: dict[SearchKey, dict[str, SourceResult]] = {key: {} for key in configured}
+        if not batches:
+            return out
+        tasks = [asyncio.ensure_future(self.pipeline.fetch(key, batch)) for key, batch in batches]
+        timeout = max(0.0, deadline_at - asyncio.get_running_loop().time())
+        done, _pending = await asyncio.wait(tasks, timeout=timeout)
+        for (key, batch), task in zip(batches, tasks, strict=True):
+            answers = task.result() if task in done else [_DEADLINE_RESULT] * len(batch)
+            out[key].update(zip(batch, answers, strict=True))
+        return out
+
+    def _in_package(
+        self,
+        viewer: Viewer,
+        kind: PackageKind,
+        listed: Sequence[ListedPatient],
+        fetched: Mapping[SearchKey, Mapping[str, SourceResult]],
+    ) -> list[_Candidate]:
+        """The listed patients with an active diagnosis of ``kind`` this clinician may see."""
+        candidates = []
+        consents_of = fetched[CONSENT_KEY]
+        diagnoses_of = fetched.get(DIAGNOSES_KEY, {})
+        for patient in listed:
+            consent = consents_of.get(patient.cpr)
+            if consent is None or not consent.ok:
+                continue  # Consents unknown: fail closed, this patient is not shown
+            rules = [r for r in consent.records if isinstance(r, ConsentRecord)]
+            access = request_access(viewer, patient.cpr).decide(rules)
+            if "diagnoses" in access.denied:
+                continue
+            diagnoses = diagnoses_of.get(patient.cpr)
+            if diagnoses is None or not diagnoses.ok:
+                continue
+            visible, _ = filter_records(access, {"diagnoses": diagnoses.records})
+            if any(
+                isinstance(d, DiagnosisRecord) and d.active and package_kind(d.code) is kind
+                for d in visible.get("diagnoses", ())
+            ):
+                by_key = {CONSENT_KEY: consent, DIAGNOSES_KEY: diagnoses}
+                candidates.append(_Candidate(patient, access, by_key))
+        return candidates
+
+    def _assemble(
+        self,
+        candidate: _Candidate,
+        fetched: Mapping[SearchKey, Mapping[str, SourceResult]],
+        kind: PackageKind,
+        now: datetime,
+    ) -> None:
+        """Assemble and flag the candidate's package from everything fetched for them."""
+        cpr = candidate.listed.cpr
+        for key, answers in fetched.items():
+            if cpr in answers:
+                candidate.by_key[key] = answers[cpr]
+        by_source: dict[str, list[Record]] = {}
+        for (source, _), result in candidate.by_key.items():
+            by_source.setdefault(source, []).extend(result.records)
+        access = candidate.access
+        visible, restricted = filter_records(access, by_source)
+        view = view_key(access)
+        packages, _unassigned = assemble_packages(
+            visible, package_id=lambda k: self.ids.package_id(cpr, k, view)
+        )
+        raise_alerts(
+            packages,
+            sections=access.allowed,
+            answered=answered_sources({k: r.ok for k, r in candidate.by_key.items()}),
+            now=now,
+            deadline_days=self.plan_deadline_days,
+            second_person=False,
+        )
+        candidate.package = next((p for p in packages if p.kind is kind), None)
+        candidate.restricted = restricted
+
+    @staticmethod
+    def _matches(candidate: _Candidate, query: WorklistQuery) -> bool:
+        package = candidate.package
+        if package is None:
+            return False
+        if query.triage is not None and (
+            package.triage is None or package.triage.level not in query.triage
+        ):
+            return False
+        return query.alerts is None or any(a.kind in query.alerts for a in package.alerts)
+
+    async def _log(
+        self, viewer: Viewer, page: Sequence[_Candidate], request_id: str | None
+    ) -> None:
+        if not page:
+            return
+        at = datetime.now(UTC)
+        request = request_id or uuid.uuid4().hex
+        await self.access_log.record_many(
+            [
+                AccessRecord(
+                    at=at,
+                    patient=pseudonymise_cpr(c.listed.cpr, self.pseudonym_key),
+                    actor_role=c.access.kind.value,
+                    actor_name=viewer.name,
+                    actor_org=viewer.org,
+                    actor_org_name=viewer.org_name,
+                    actor_ref=viewer.subject,
+                    sections=c.access.allowed,
+                    emergency=False,
+                    reason=None,
+                    request_id=request,
+                    context=AccessContext.WORKLIST,
+                )
+                for c in page
+            ]
+        )
+
+
+def _statuses(results: Mapping[SearchKey, Mapping[str, SourceResult]]) -> list[SourceStatus]:
+    """One status per source asked: failed when any of its searches failed for anyone."""
+    statuses = []
+    for name in SOURCE_NAMES:
+        parts = [r for (source, _), answers in results.items() if source == name
+                 for r in answers.values()]  # fmt: skip
+        if not parts and not any(source == name for source, _ in results):
+            continue
+        failed = [r for r in parts if not r.ok]
+        latencies = [r.latency_ms for r in parts if r.latency_ms is not None]
+        statuses.append(
+            SourceStatus(
+                name=name,
+                ok=not failed,
+                stale=any(r.stale for r in parts),
+                latency_ms=round(max(latencies), 2) if latencies else None,
+                error=(
+                    f"{failed[0].error} ({len(failed)} of {len(parts)} patients)"
+                    if failed
+                    else None
+                ),
+                cached=bool(parts) and all(r.cached for r in parts),
+            )
+        )
+    return statuses
