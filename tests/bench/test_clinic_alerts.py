@@ -1,5 +1,6 @@
 """The synthetic clinic's data read by the gateway itself: each COPD patient's triage and
-alerts in a clinician's plan read are what bench/clinic.py ``expected`` says.
+alerts in a clinician's plan read are what bench/clinic.py ``expected`` says, and the
+clinic's work list passes the scenario's checker with its searches batched.
 
 The work-list scenario checks every entry against ``expected``; a work list's entry is the
 package a plan read by the same clinician shows (contract §5), so the gateway's own plan
@@ -23,7 +24,8 @@ from bench.clinic import (
     today,
 )
 from bench.synthetic import resources
-from tests.conftest import MakeGateway
+from bench.worklist import BATCH, PAGE, WORKLIST_QUERY, check_worklist
+from tests.conftest import UPSTREAM, MakeGateway
 
 PLAN = """query Plan($cpr: String!) {
   plan(cpr: $cpr) { sources { name ok } packages { kind triage { level } alerts { kind } } }
@@ -84,3 +86,36 @@ async def test_a_patient_outside_copd_has_no_package(make_gateway: MakeGateway) 
         for cpr in clinic_cprs()[1:4]:  # no diagnosis, a hypertension, none
             response = await gw.query(PLAN, token, {"cpr": cpr})
             assert response.json()["data"]["plan"]["packages"] == []
+
+
+async def test_the_gateways_work_list_of_the_clinic_passes_the_scenarios_checker(
+    make_gateway: MakeGateway,
+) -> None:
+    sources = BundleTransport()
+    async with make_gateway(
+        transport=sources,
+        source_listing_url=f"{UPSTREAM}/listing",
+        batch_size=BATCH,
+        cache_ttl=0,  # cold: every read asks every source
+    ) as gw:
+        token = gw.issuer.issue(role="clinician", org=CLINIC_SOR, name="Bench")
+        whole = await gw.query(WORKLIST_QUERY, token, {"kind": "COPD", "first": 200})
+        sources.searches.clear()
+        first = await gw.query(WORKLIST_QUERY, token, {"kind": "COPD", "first": PAGE})
+    assert check_worklist(whole.json(), 200) is None
+    assert check_worklist(first.json(), PAGE) is None
+    entries = whole.json()["data"]["worklist"]["entries"]
+    assert sorted(e["cpr"] for e in entries) == sorted(package_cprs())
+    page = first.json()["data"]["worklist"]["entries"]
+    assert [e["cpr"] for e in page] == [e["cpr"] for e in entries[:PAGE]]
+    # batched: 40 searches for the 2,000 listed, 3 for the 150; the listing in few pages
+    assert 1 <= sources.searches.pop("/listing/Patient") <= 4
+    assert sources.searches == {
+        "/consent/Consent": 40,
+        "/diagnoses/Condition": 40,
+        "/appointments/Appointment": 3,
+        "/careplan/Goal": 3,
+        "/careplan/RiskAssessment": 3,
+        "/careplan/CarePlan": 3,
+        "/observations/Observation": 3,
+    }
