@@ -41,6 +41,7 @@ from typing import Any
 from bench.clinic import CLINIC_SOR, IN_PACKAGE, LISTED, LISTING_PATH, expected, package_cprs
 from bench.harness import PY, Harness
 from bench.procs import Proc, free_port
+from bench.profile import py_spy, start_py_spy, summarize
 from bench.synthetic import SEARCHES
 
 __all__ = [
@@ -255,8 +256,26 @@ def _searches(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_worklist(h: Harness, *, quick: bool) -> dict[str, Any]:
-    """The whole scenario; returns (and keeps in ``h.res["worklist"]``) its figures."""
+def _profile(client: _Client, gw: Proc, out: Path, seconds: float) -> dict[str, Any] | None:
+    """py-spy on the cold gateway while reads run one after another, untimed."""
+    spy = py_spy()
+    if spy is None:
+        print("  (py-spy not installed: no profile)", flush=True)
+        return None
+    sampler = start_py_spy(spy, gw.pid, seconds, out)
+    while sampler.poll() is None:
+        client.read(PAGE)
+    if not out.exists():
+        print(f"  (py-spy failed: {sampler.communicate()[1].decode()[-300:]})", flush=True)
+        return None
+    return summarize(out)
+
+
+def run_worklist(h: Harness, *, quick: bool, profile: bool = False) -> dict[str, Any]:
+    """The whole scenario; returns (and keeps in ``h.res["worklist"]``) its figures.
+
+    ``profile`` samples the cold gateway with py-spy after the timed reads.
+    """
     from gateway.devtokens import DevIssuer
 
     _ensure_sources(h)
@@ -286,6 +305,8 @@ def run_worklist(h: Harness, *, quick: bool) -> dict[str, Any]:
         res["searches"] = _searches(h.stats(reset=True))
         res["cold"] = _timed(client, gw, cold_n)
         res["memory_steady"] = _peak_of_one_read(client, gw.pid, fresh=False)
+        if profile:
+            res["profile"] = _profile(client, gw, h.tmp / "worklist-profile.txt", 15)
     finally:
         client.close()
         h.stop(gw)
@@ -392,6 +413,15 @@ def render_worklist(res: dict[str, Any]) -> str:
         )
     s = w["searches"]
     lines.append(f"  total {s['total']}; naive {s['naive_full_plans']} ({s['ratio']}x)")
+    profile = w.get("profile")
+    if profile:
+        lines.append(
+            f"py-spy, cold work-list reads one after another, {profile['samples']} samples"
+        )
+        for title, key in (("request stages:", "stages"), ("our own functions:", "own_code"),
+                           ("self time:", "self")):  # fmt: skip
+            lines.append(f"  {title}")
+            lines += [f"  {p['pct']:5.1f} %  {p['function']}" for p in profile[key][:12]]
     with contextlib.suppress(KeyError, TypeError):
         lines.append(f"  load average before {w['load_avg_before']}, after {w['load_avg_after']}")
     return "\n".join(lines)
