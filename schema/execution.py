@@ -4,7 +4,7 @@ its per-field work for plain attributes."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from graphql import (
@@ -18,7 +18,7 @@ from graphql import (
     is_leaf_type,
     is_object_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -52,31 +52,59 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         self._leaves_direct = manager is None or not manager.middlewares
 
-    def execute_field(
+    def execute_fields(
         self,
         parent_type: GraphQLObjectType,
-        source: Any,
-        field_details_list: FieldDetailsList,
-        path: Path,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
         """graphql-core's, but a plain attribute of a scalar or enum type is read directly.
 
-        Most of a plan's fields are such leaves, and for each graphql-core builds a resolve
-        info, calls strawberry's wrapper around ``getattr`` and walks ``complete_value``.
-        The shortcut gives the same answer: the attribute, coerced by the same type.
-        Anything else (a null for a non-null field, a value the type refuses, an error)
-        takes graphql-core's path, which reports it as it always has.
+        Most of a plan's fields are such leaves, and for each graphql-core makes a response
+        path, builds a resolve info, calls strawberry's wrapper around ``getattr`` and walks
+        ``complete_value``. The shortcut gives the same answer: the attribute, coerced by
+        the same type. Every other field, and a leaf whose value is anything unusual (a
+        null for a non-null field, a value the type refuses, an error), goes to
+        graphql-core, which reports it as it always has. The answer keeps the query's order.
         """
-        field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-        leaf: _Leaf | None = field_def.extensions.get(_LEAF) if field_def is not None else None
-        if leaf is not None and self._leaves_direct:
-            value = leaf.read(source)
-            if value is not _SLOW:
-                return value
-        return super().execute_field(
-            parent_type, source, field_details_list, path, position_context
-        )
+        if not self._leaves_direct:
+            return super().execute_fields(
+                parent_type, source_value, path, grouped_field_set, position_context
+            )
+        results: dict[str, Any] = {}
+        rest: dict[str, FieldDetailsList] = {}
+        fields = parent_type.fields
+        for response_name, field_details_list in grouped_field_set.items():
+            field_def = fields.get(field_details_list[0].node.name.value)
+            leaf: _Leaf | None = field_def.extensions.get(_LEAF) if field_def is not None else None
+            value = _SLOW if leaf is None else leaf.read(source_value)
+            if value is _SLOW:
+                rest[response_name] = field_details_list
+            results[response_name] = value  # a placeholder for the rest: keeps the order
+        if not rest:
+            return results
+        others = super().execute_fields(parent_type, source_value, path, rest, position_context)
+        if isinstance(others, dict):
+            return _merge(results, rest, others)
+
+        async def merged() -> dict[str, Any]:
+            return _merge(results, rest, await others)
+
+        return merged()
+
+
+def _merge(
+    results: dict[str, Any], rest: Mapping[str, Any], others: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The leaves' values and graphql-core's for the rest, in the query's order."""
+    for name in rest:
+        if name in others:
+            results[name] = others[name]
+        else:  # graphql-core leaves out a field it could not execute
+            del results[name]
+    return results
 
 
 #: Marks a leaf's value the shortcut does not give: graphql-core's path must.
@@ -113,7 +141,7 @@ class _Leaf:
 
 
 def mark_direct_leaves(schema: GraphQLSchema) -> None:
-    """Mark every field :meth:`AcyclicExecutionContext.execute_field` may read directly.
+    """Mark every field :meth:`AcyclicExecutionContext.execute_fields` may read directly.
 
     Those strawberry resolves with its default resolver alone (no resolver of ours, no
     field extension, no arguments) and whose type is a scalar or an enum, maybe non-null.
