@@ -36,6 +36,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 
@@ -76,6 +77,7 @@ def _sources(port: int, latency_ms: float) -> Any:
 async def _gateway(tmp: Path, src_url: str, transport: str) -> AsyncIterator[Any]:
     from gateway.app import create_app
     from gateway.devtokens import DevIssuer
+    from gateway.runtime import tune_gc
     from gateway.settings import Settings
 
     issuer = DevIssuer(tmp / "dev-key.pem")
@@ -91,8 +93,9 @@ async def _gateway(tmp: Path, src_url: str, transport: str) -> AsyncIterator[Any
         "MINPLAN_HTTP_TRANSPORT": transport,
         "MINPLAN_PLAYGROUND": "false",
     }
-    os.environ.update(env)
-    app = create_app(Settings())
+    with mock.patch.dict(os.environ, env):  # read here; the process's environment stays
+        app = create_app(Settings())
+    tune_gc()  # as ``minplan serve`` does once the app is built
     async with app.router.lifespan_context(app):
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gateway.test"
