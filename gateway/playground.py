@@ -45,7 +45,7 @@ _ASSETS = Path(__file__).parent / "static" / "playground"
 # changes: browsers may keep it for good.
 _ASSET_CACHE = "public, max-age=31536000, immutable"
 # Set here rather than guessed from the system's MIME table: with `nosniff` a browser runs
-# a script or applies a style only under its right type.
+# a script or applies a style only under its right type (and shows a licence as text).
 _CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 _WELCOME_QUERY = """# Min Plan playground. Put your access token in the Headers tab below:
@@ -197,7 +197,10 @@ class _AssetFiles(StaticFiles):
     ) -> Response:
         response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers["Cache-Control"] = _ASSET_CACHE
-        content_type = _CONTENT_TYPES.get(Path(full_path).suffix)
+        name = Path(full_path).name
+        content_type = _CONTENT_TYPES.get(Path(name).suffix)
+        if name.startswith("LICENSE"):  # LICENSE, LICENSE.graphiql-explorer: no type to guess
+            content_type = "text/plain; charset=utf-8"
         if content_type and isinstance(response, FileResponse):
             response.headers["Content-Type"] = content_type
         return response
