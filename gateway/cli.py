@@ -1,4 +1,5 @@
-"""The ``minplan`` command: ``serve``, ``token`` (dev tokens for the demo) and ``schema``."""
+"""The ``minplan`` command: ``serve``, ``token`` (dev tokens for the demo), ``schema`` and
+``documents build`` (the trusted-documents manifest)."""
 
 from __future__ import annotations
 
@@ -159,6 +160,27 @@ def _schema(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _documents_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from schema import build_schema
+
+    from .documents import manifest_json, read_document
+
+    schema = build_schema()._schema
+    try:
+        documents = [read_document(Path(name), schema) for name in args.files]
+    except ValueError as exc:
+        print(f"minplan documents build: {exc}", file=sys.stderr)
+        return 2
+    output = Path(args.output)
+    output.write_bytes(manifest_json(documents))
+    for document in documents:
+        print(f"{document.id}  {document.path}  {document.operation or '(anonymous)'}")
+    print(f"{len({d.id for d in documents})} documents in {output}", file=sys.stderr)
+    return 0
+
+
 def _demo_people() -> str:
     from demo.people import CLINICIANS, ORGS, PATIENTS
 
@@ -213,6 +235,25 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the served GraphQL schema (SDL); schema/minplan.graphql holds it.",
     )
     schema.set_defaults(func=_schema)
+
+    documents = sub.add_parser(
+        "documents",
+        help="trusted documents: the manifest of the only operations served",
+        description="Trusted documents (MINPLAN_TRUSTED_DOCUMENTS): see the README.",
+    )
+    documents_sub = documents.add_subparsers(dest="documents_command", required=True)
+    build = documents_sub.add_parser(
+        "build",
+        help="write the manifest from .graphql files, one operation each",
+        description="Write the trusted-documents manifest from a front end's .graphql files "
+        '({"sha256:<hex>": "<document>"}, sorted, UTF-8) and print each id. Every file '
+        "holds one operation (and its fragments) and must validate against the schema.",
+    )
+    build.add_argument("files", nargs="+", metavar="FILE", help="a .graphql file")
+    build.add_argument(
+        "--output", "-o", default="manifest.json", help="where to write (default manifest.json)"
+    )
+    build.set_defaults(func=_documents_build)
     return parser
 
 

@@ -41,11 +41,23 @@ HTML_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ances
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-def error_response(status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
-    """``{"errors": [{"message": …, "extensions": {"code": …}}]}`` with the HTTP status."""
-    code = _CODES.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_SERVER_ERROR")
+def error_response(
+    status: int,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
+    media_type: str = "application/json",
+) -> Response:
+    """``{"errors": [{"message": …, "extensions": {"code": …}}]}`` with the HTTP status.
+
+    ``code`` defaults to the status's; ``media_type`` is the one the client asked for
+    (``application/graphql-response+json`` or ``application/json``).
+    """
+    if code is None:
+        code = _CODES.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_SERVER_ERROR")
     body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=media_type)
 
 
 def request_id(header: str | None) -> str:
