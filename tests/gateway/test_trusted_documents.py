@@ -69,18 +69,20 @@ APOLLO = {"persistedQuery": {"version": 1, "sha256Hash": _hex(PLAN)}}
 SERVED = [
     pytest.param("POST", {"documentId": id_of(PLAN), "variables": VARS}, id="documentId"),
     pytest.param(
-        "POST", {"documentId": id_of(PLAN).upper().replace("SHA256", "sha256"), "variables": VARS},
+        "POST",
+        {"documentId": id_of(PLAN).upper().replace("SHA256", "sha256"), "variables": VARS},
         id="documentId-hex-in-capitals",
-    ),  # fmt: skip
+    ),
     pytest.param("POST", {"extensions": APOLLO, "variables": VARS}, id="apollo-hash-alone"),
     pytest.param(
         "POST", {"query": PLAN, "extensions": APOLLO, "variables": VARS}, id="apollo-apq-with-text"
     ),
     pytest.param("POST", {"query": PLAN, "variables": VARS}, id="registered-text"),
     pytest.param(
-        "POST", {"documentId": id_of(PLAN), "extensions": APOLLO, "variables": VARS},
+        "POST",
+        {"documentId": id_of(PLAN), "extensions": APOLLO, "variables": VARS},
         id="documentId-and-apollo-agree",
-    ),  # fmt: skip
+    ),
     pytest.param("GET", {"documentId": id_of(PLAN), "variables": VARS}, id="documentId-by-GET"),
     pytest.param("GET", {"extensions": APOLLO, "variables": VARS}, id="apollo-hash-by-GET"),
     pytest.param("GET", {"query": PLAN, "variables": VARS}, id="registered-text-by-GET"),
@@ -154,7 +156,9 @@ REFUSED = [
         "GET", {"documentId": UNKNOWN}, "PERSISTED_QUERY_NOT_IN_LIST", UNKNOWN,
         id="unknown-documentId-by-GET",
     ),
-    pytest.param("GET", {"query": UNTRUSTED}, "QUERY_NOT_IN_SAFELIST", None, id="other-text-by-GET"),
+    pytest.param(
+        "GET", {"query": UNTRUSTED}, "QUERY_NOT_IN_SAFELIST", None, id="other-text-by-GET"
+    ),
 ]  # fmt: skip
 
 
