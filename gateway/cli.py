@@ -77,7 +77,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(host: str, port: int, access_log: bool) -> None:
+    import signal
+
     import uvicorn
+
+    # Until the app's lifespan takes SIGHUP (a reload), one forwarded early must not kill us.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     from .server import server_config
     from .settings import Settings
@@ -115,8 +120,15 @@ def _serve_workers(host: str, port: int, workers: int, *, access_log: bool) -> i
             if process.is_alive():
                 process.terminate()
 
+    def forward(signum: int, _frame: object) -> None:
+        # SIGHUP reloads the trusted documents; each worker holds its own copy.
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signum)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, forward)
     for process in processes:
         process.join()
     return max((p.exitcode or 0) for p in processes)

@@ -8,6 +8,9 @@ JSON error with a code, whatever the client accepts.
 
 from __future__ import annotations
 
+import json
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,6 +19,7 @@ import pytest
 from demo.people import PATIENT_COPD, PATIENT_LBP
 from gateway.graphql_http import response_media_type
 from tests.conftest import Gateway, MakeGateway
+from tests.demo_server import Server, demo_server
 
 SPEC = "application/graphql-response+json"
 JSON = "application/json"
@@ -214,3 +218,42 @@ async def test_a_get_with_a_query_and_any_accept_runs_it_rather_than_showing_the
         )
     assert response.status_code == 200
     assert response.json() == {"data": {"me": {"role": "CITIZEN"}}}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with demo_server(tmp_path_factory.mktemp("http")) as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(b"GARBAGE\r\n\r\n", id="not-a-request-line"),
+        pytest.param(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+                     id="content-length-not-a-number"),
+        pytest.param(b"GET /graphql HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",
+                     id="space-in-a-header-name"),
+    ],
+)  # fmt: skip
+def test_a_request_that_is_not_http_is_a_json_400_from_the_server(
+    served: Server, raw: bytes
+) -> None:
+    host, port = served.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    assert lines[0] == "HTTP/1.1 400 Bad Request"
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
+    assert int(headers["content-length"]) == len(body)
+    assert json.loads(body) == {
+        "errors": [
+            {"message": "The request is not valid HTTP/1.1.", "extensions": {"code": "BAD_REQUEST"}}
+        ]
+    }

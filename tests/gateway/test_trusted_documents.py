@@ -13,6 +13,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from gateway.cli import main
 from gateway.documents import TrustedDocuments, id_of, read_manifest
 from gateway.settings import Settings
 from tests.conftest import Gateway, MakeGateway, gateway_settings
+from tests.demo_server import MINPLAN, Server, free_port, wait_until_healthy
 
 PLAN = "query Plan($cpr: String) { plan(cpr: $cpr) { cpr packages { kind } } }\n"
 ME = "query Me { me { role } }\n"
@@ -390,3 +393,47 @@ def test_serve_with_a_broken_manifest_exits_2_with_one_clear_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"minplan: MINPLAN_TRUSTED_DOCUMENTS ({path}): must be a JSON object "
                    '{"sha256:<hex>": "<document>"}']  # fmt: skip
+
+
+def test_minplan_serve_with_a_manifest_serves_it_and_reloads_on_sighup(tmp_path: Path) -> None:
+    manifest = _write(tmp_path / "manifest.json", ME)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINPLAN_")}
+    env |= {
+        "MINPLAN_DEV_KEY_FILE": str(tmp_path / "dev-signing-key.pem"),
+        "MINPLAN_AUDIT_URL": f"sqlite:///{tmp_path / 'access-log.sqlite3'}",
+        "MINPLAN_TRUSTED_DOCUMENTS": str(manifest),
+    }
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path / "server.log"
+    argv = [str(MINPLAN), "serve", "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+    try:
+        wait_until_healthy(url, process, log)
+        token = Server(url=url, env=env).token("--role", "citizen", "--cpr", PATIENT_COPD)
+        auth = {"Authorization": f"Bearer {token}"}
+
+        def post(body: dict[str, Any]) -> httpx.Response:
+            return httpx.post(f"{url}/graphql", json=body, headers=auth, timeout=30)
+
+        served = post({"documentId": id_of(ME)})
+        refused = post({"query": UNTRUSTED})
+        _write(manifest, UNTRUSTED)
+        os.utime(manifest, ns=(0, 0))  # the mtime must not be what brings it in
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while post({"query": UNTRUSTED}).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        after = [post({"query": UNTRUSTED}) for _ in range(3)]
+        dropped = post({"documentId": id_of(ME)})
+        assert process.poll() is None, log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+    assert served.json() == {"data": {"me": {"role": "CITIZEN"}}}
+    assert refused.status_code == 400
+    assert _code(refused) == "QUERY_NOT_IN_SAFELIST"
+    assert [r.status_code for r in after] == [200] * 3
+    assert _code(dropped) == "PERSISTED_QUERY_NOT_IN_LIST"
+    assert "trusted documents reloaded" in log.read_text()
