@@ -189,7 +189,8 @@ def _documents_build(args: argparse.Namespace) -> int:
     output.write_bytes(manifest_json(documents))
     for document in documents:
         print(f"{document.id}  {document.path}  {document.operation or '(anonymous)'}")
-    print(f"{len({d.id for d in documents})} documents in {output}", file=sys.stderr)
+    count = len({d.id for d in documents})
+    print(f"{count} document{'' if count == 1 else 's'} in {output}", file=sys.stderr)
     return 0
 
 
