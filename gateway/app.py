@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from core.metrics import Metrics
 from schema import build_schema
 
+from .documents import TrustedDocuments
 from .edge import BodyLimit, SecurityHeaders
 from .graphql_http import AuthenticatedGraphQL
 from .ops import ops_routes
@@ -88,7 +89,8 @@ def create_app(
         demo_key_path: the demo token issuer's key file (default: the user's state dir).
 
     Raises:
-        ConfigError: the demo has no base URL of its own, or its key file is unreadable.
+        ConfigError: the demo has no base URL of its own, or its key file is unreadable,
+            or the trusted-documents manifest does not read.
     """
     settings = settings or Settings()
     metrics = Metrics()
@@ -114,6 +116,8 @@ def create_app(
             Mount(DEMO_FHIR_PATH, app=_loopback_only(sources)),
             Route("/demo/jwks.json", lambda _r: JSONResponse(jwks)),
         ]
+    # Read before anything starts: a manifest that does not read refuses the start.
+    documents = TrustedDocuments(settings.trusted_documents) if settings.trusted_documents else None
     urls = source_urls(settings, self_url)
     listing = listing_url(settings, self_url)
     issuer_name, jwks_url = auth_config(settings, demo_jwks)
@@ -130,7 +134,8 @@ def create_app(
             transport=transport,
         ) as services:
             app.state.services = services
-            yield
+            with documents.reload_on_sighup() if documents else contextlib.nullcontext():
+                yield
 
     app = _Gateway(lifespan=lifespan, middleware=_middleware(settings))
     # A slash redirect is built from the Host header: a client could make it name any host.
@@ -138,16 +143,16 @@ def create_app(
     app.state.playground = playground
     app.state.schema = schema
     graphql = AuthenticatedGraphQL(
-        app.state, schema=schema, graphql_ide="graphiql" if settings.playground else None
+        app.state,
+        documents=documents,
+        schema=schema,
+        graphql_ide="graphiql" if settings.playground else None,
     )
     app.router.routes.extend(
         [
             Route("/", lambda _r: RedirectResponse("/graphql")),
-            Route(
-                "/graphql",
-                BodyLimit(graphql, max_bytes=settings.max_body_bytes),
-                methods=["GET", "POST"],
-            ),
+            # Every method: the app answers one it does not serve with a JSON 405.
+            Route("/graphql", BodyLimit(graphql, max_bytes=settings.max_body_bytes)),
             Mount(PLAYGROUND_STATIC, app=playground_assets()),
             *ops_routes(metrics),
             *demo_routes,

@@ -200,7 +200,9 @@ async def test_a_body_that_is_not_one_graphql_request_is_400_json_and_not_an_err
         pytest.param({"query": ME, "variables": "{"}, 400, "BAD_REQUEST", id="variables-broken"),
         pytest.param({"query": ME, "variables": "1e999"}, 400, "BAD_REQUEST", id="variables-inf"),
         pytest.param({"query": ME, "extensions": "5"}, 400, "BAD_REQUEST", id="extensions-number"),
-        pytest.param({"query": "mutation { x }"}, 400, "BAD_REQUEST", id="mutation-over-get"),
+        pytest.param(
+            {"query": "mutation { x }"}, 405, "METHOD_NOT_ALLOWED", id="mutation-over-get-is-405"
+        ),
     ],
 )
 async def test_bad_get_requests_are_json_errors_with_a_code(
