@@ -7,6 +7,7 @@ request id. Error codes and everything else about GraphQL are the schema's.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 
 from core.errors import AuthError
+from plans.viewer import Viewer
 from schema import Context
 
 from .auth import bearer_token
@@ -26,7 +28,7 @@ from .edge import error_response, request_id
 from .playground import playground_html
 from .services import Services
 
-__all__ = ["AuthenticatedGraphQL"]
+__all__ = ["AuthenticatedGraphQL", "request_context"]
 
 _VIEWER = "minplan.viewer"
 
@@ -121,10 +123,16 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
         )
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        services: Services = self._state.services
-        return services.context(
-            request.scope[_VIEWER], request_id=request_id(request.headers.get("x-request-id"))
-        )
+        return request_context(self._state.services, request.scope[_VIEWER], request.headers)
+
+
+def request_context(services: Services, viewer: Viewer, headers: Mapping[str, str]) -> Context:
+    """One request's GraphQL context, for ``/graphql`` and the pages alike.
+
+    The pages execute their documents through this too, so a page read goes the same way
+    as an API read: the same loaders, consent and access log, the same request id.
+    """
+    return services.context(viewer, request_id=request_id(headers.get("x-request-id")))
 
 
 def _sentence(reason: str) -> str:
