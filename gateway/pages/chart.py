@@ -134,9 +134,10 @@ def value_chart(series: Sequence[Mapping[str, Any]], *, title_id: str) -> Markup
         path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
         parts.append(f'<polyline class="chart-line" points="{path}"/>')
     for (cx, cy), (_, _, m) in zip(coords, points, strict=True):
-        kind = {True: "on", False: "off"}.get(m.get("onTarget"), "unknown")
-        parts.append(f'<circle class="chart-point chart-point-{kind}" cx="{cx:.1f}" '
-                     f'cy="{cy:.1f}" r="4"/>')  # fmt: skip
+        kind = _verdict(m.get("onTarget"), "on", "off") or "unknown"
+        parts.append(
+            f'<circle class="chart-point chart-point-{kind}" cx="{cx:.1f}" cy="{cy:.1f}" r="4"/>'
+        )
     first_day, last_day = danish_day(points[0][2]["at"]), danish_day(newest["at"])
     parts.append(
         f'<text class="chart-label" x="{_LEFT}" y="{_HEIGHT - 8}">{escape(first_day)}</text>'
@@ -165,19 +166,28 @@ def _describe(
     newest = points[-1][2]
     count = len(points)
     value = f"{danish_number(points[-1][1])} {unit}".strip()
-    words = [
-        f"{count} måling{'er' if count != 1 else ''}"
-        + (f" fra {danish_day(points[0][2]['at'])} til {danish_day(newest['at'])}."
-           if count > 1 else f" den {danish_day(newest['at'])}."),  # fmt: skip
-        f"Seneste værdi: {value} den {danish_day(newest['at'])}.",
-    ]
+    first, last = danish_day(points[0][2]["at"]), danish_day(newest["at"])
+    span = f"{count} målinger fra {first} til {last}." if count > 1 else f"1 måling den {last}."
+    words = [span, f"Seneste værdi: {value} den {last}."]
     if target_text:
-        verdict = {True: "inden for målet", False: "uden for målet"}.get(newest.get("onTarget"))
-        words.append(f"Målet er {target_text}" + (f"; den seneste værdi er {verdict}." if verdict
-                                                  else "."))  # fmt: skip
+        verdict = _verdict(newest.get("onTarget"), "inden for målet", "uden for målet")
+        words.append(
+            f"Målet er {target_text}; den seneste værdi er {verdict}."
+            if verdict
+            else f"Målet er {target_text}."
+        )
     else:
         words.append("Der er intet mål for værdien.")
     return " ".join(words)
+
+
+def _verdict(on_target: object, on: str, off: str) -> str | None:
+    """``on`` for a value on target, ``off`` for one off it, None when it is not known."""
+    if on_target is True:
+        return on
+    if on_target is False:
+        return off
+    return None
 
 
 def _timestamp(at: object) -> float:

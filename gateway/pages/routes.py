@@ -171,7 +171,9 @@ class Pages:
         form = await _form(request)
         session = request.cookies.get(SESSION_COOKIE)
         purpose = f"glass:{cpr}"
-        if not self._csrf.check(form.get("csrf"), session, purpose=purpose, viewer=_viewer_key(viewer)):
+        if not self._csrf.check(
+            form.get("csrf"), session, purpose=purpose, viewer=_viewer_key(viewer)
+        ):
             raise _csrf_refused()
         try:
             reason = normalise_reason(form.get("reason", ""))

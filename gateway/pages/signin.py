@@ -55,9 +55,7 @@ def _people() -> tuple[DemoPerson, ...]:
         for cpr, name in PATIENTS.items()
     ]
     clinicians = [
-        DemoPerson(
-            key=f"clinician-{org}", name=name, role="clinician", org=org, about=ORGS[org]
-        )
+        DemoPerson(key=f"clinician-{org}", name=name, role="clinician", org=org, about=ORGS[org])
         for org, name in CLINICIANS.items()
     ]
     return (*citizens, *clinicians)
