@@ -55,6 +55,8 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            # The templates ship with the code: no file check on every render.
+            auto_reload=False,
         )
         self.env.globals.update(
             demo=demo,
