@@ -19,6 +19,7 @@ that is HTTP's (a malformed body, a wrong method or media type) is always a JSON
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -33,6 +34,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from core.errors import AuthError
+from plans.viewer import Viewer
 from schema import Context
 
 from .auth import bearer_token
@@ -41,7 +43,12 @@ from .edge import error_response, request_id
 from .playground import playground_html
 from .services import Services
 
-__all__ = ["GRAPHQL_RESPONSE_JSON", "AuthenticatedGraphQL", "response_media_type"]
+__all__ = [
+    "GRAPHQL_RESPONSE_JSON",
+    "AuthenticatedGraphQL",
+    "request_context",
+    "response_media_type",
+]
 
 _VIEWER = "minplan.viewer"
 _MEDIA = "minplan.media_type"
@@ -250,10 +257,16 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
         return answer
 
     async def get_context(self, request: Any, response: Any) -> Context:
-        services: Services = self._state.services
-        return services.context(
-            request.scope[_VIEWER], request_id=request_id(request.headers.get("x-request-id"))
-        )
+        return request_context(self._state.services, request.scope[_VIEWER], request.headers)
+
+
+def request_context(services: Services, viewer: Viewer, headers: Mapping[str, str]) -> Context:
+    """One request's GraphQL context, for ``/graphql`` and the pages alike.
+
+    The pages execute their documents through this too, so a page read goes the same way
+    as an API read: the same loaders, consent and access log, the same request id.
+    """
+    return services.context(viewer, request_id=request_id(headers.get("x-request-id")))
 
 
 def _sentence(reason: str) -> str:
