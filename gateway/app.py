@@ -27,6 +27,7 @@ from .graphql_http import AuthenticatedGraphQL
 from .ops import ops_routes
 from .services import DEMO_FHIR_PATH, auth_config, listing_url, open_services, source_urls
 from .settings import Settings
+from .tracing import TracedRequests, configure_tracing
 
 __all__ = ["create_app"]
 
@@ -90,6 +91,7 @@ def create_app(
         ConfigError: the demo has no base URL of its own, or its key file is unreadable.
     """
     settings = settings or Settings()
+    configure_tracing()  # OTEL_* variables; once per process
     metrics = Metrics()
     schema = build_schema(
         max_depth=settings.max_query_depth,
@@ -144,7 +146,9 @@ def create_app(
             Route("/", lambda _r: RedirectResponse("/graphql")),
             Route(
                 "/graphql",
-                BodyLimit(graphql, max_bytes=settings.max_body_bytes),
+                TracedRequests(
+                    BodyLimit(graphql, max_bytes=settings.max_body_bytes), route="/graphql"
+                ),
                 methods=["GET", "POST"],
             ),
             *ops_routes(metrics),

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
+from strawberry.types import ExecutionResult
 
 from core.errors import AuthError
 from schema import Context
@@ -25,6 +26,7 @@ from .auth import bearer_token
 from .edge import error_response, request_id
 from .playground import playground_html
 from .services import Services
+from .tracing import note_operation, note_viewer
 
 __all__ = ["AuthenticatedGraphQL"]
 
@@ -59,6 +61,10 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
             await _unauthenticated(str(exc))(scope, receive, send)
             return
         scope[_VIEWER] = viewer
+        note_viewer(viewer)
+        if (refusal := await services.rate_limiter.refusal(viewer)) is not None:
+            await refusal(scope, receive, send)  # HTTP 429: over the caller's rate limit
+            return
         started = time.perf_counter()
         try:
             try:
@@ -119,6 +125,12 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
             operation_name=data.get("operationName"),
             extensions=data.get("extensions"),
         )
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute_single(*args, **kwargs)
+        data: GraphQLRequestData = kwargs["request_data"]
+        note_operation(data.query, data.operation_name, result.errors)
+        return result
 
     async def get_context(self, request: Any, response: Any) -> Context:
         services: Services = self._state.services

@@ -44,8 +44,9 @@ from core.sources import SOURCE_NAMES
 from plans.alerts import answered_sources, raise_alerts
 from plans.assembly import assemble_packages, package_kind
 from plans.audit import AccessContext, AccessLog, AccessRecord
-from plans.consent import CONSENT_SOURCE, Access, filter_records, request_access
+from plans.consent import CONSENT_SOURCE, Access, ViewerKind, filter_records, request_access
 from plans.model import AlertKind, AlertPriority, CarePackage, PackageKind, SourceStatus
+from plans.tracing import access_log_span, consent_span, note_decisions
 from plans.viewer import Viewer
 from plans.views import ViewIds, view_key
 from upstream.listing import ListingSource
@@ -220,7 +221,9 @@ class WorklistReader:
             raise ConsentUnavailable(
                 "The consent registry cannot be reached, so the work list cannot be shown."
             )
-        candidates = self._in_package(viewer, query.kind, listed, first)
+        with consent_span(ViewerKind.CLINICIAN) as span:
+            candidates = self._in_package(viewer, query.kind, listed, first)
+            note_decisions(span, decided=len(listed), kept=len(candidates))
 
         # Phase 3: what order and filters read, for the package's patients.
         order_keys = self._keys(ORDER_SOURCES, also=(COURSE_SEARCH,))
@@ -407,6 +410,12 @@ class WorklistReader:
             return
         at = datetime.now(UTC)
         request = request_id or uuid.uuid4().hex
+        with access_log_span(AccessContext.WORKLIST, len(page)):
+            await self._record(viewer, page, at, request)
+
+    async def _record(
+        self, viewer: Viewer, page: Sequence[_Candidate], at: datetime, request: str
+    ) -> None:
         await self.access_log.record_many(
             [
                 AccessRecord(
