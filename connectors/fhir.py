@@ -19,6 +19,7 @@ from opentelemetry import propagate, trace
 
 from connectors.transport import Http, get_page
 from core.errors import UpstreamBadResponse, UpstreamHTTPError, UpstreamTimeout
+from core.tracing import tracing_on
 
 __all__ = ["CPR_SYSTEM", "FhirClient", "SearchPage", "SearchResult"]
 
@@ -217,7 +218,7 @@ class FhirClient:
 def _headers() -> dict[str, str]:
     """The search's headers; within a traced span, its W3C ``traceparent`` too, so a source's
     own traces join the gateway's (the propagators are ``OTEL_PROPAGATORS``')."""
-    if not trace.get_current_span().get_span_context().is_valid:
+    if not tracing_on() or not trace.get_current_span().get_span_context().is_valid:
         return _HEADERS  # no tracing: no copy, nothing to add
     headers = dict(_HEADERS)
     propagate.inject(headers)

@@ -38,9 +38,17 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import ConfigError
+from core.tracing import enable_tracing, span, tracing_on
 from plans.viewer import Viewer
 
-__all__ = ["TracedRequests", "configure_tracing", "note_operation", "note_viewer"]
+__all__ = [
+    "TracedRequests",
+    "configure_tracing",
+    "exporters_from_env",
+    "note_operation",
+    "note_outcome",
+    "note_viewer",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,20 +70,21 @@ _configured = False
 def configure_tracing(environ: Mapping[str, str] | None = None) -> bool:
     """Set up the SDK's tracer provider from ``OTEL_*`` variables, once per process.
 
-    Returns True when spans are exported. Unset or ``none``, or ``OTEL_SDK_DISABLED``,
-    nothing is set up. Asked for without the SDK installed: a warning, and no tracing
-    (the gateway still serves: plans matter more than traces).
+    Returns True when spans are made. Unset or ``none``, or ``OTEL_SDK_DISABLED``, nothing
+    is set up; a provider set up before (``opentelemetry-instrument``) is used as it is.
+    Asked for without the SDK installed: a warning, and no tracing (the gateway still
+    serves: plans matter more than traces).
 
     Raises:
         ConfigError: ``OTEL_TRACES_EXPORTER`` names an exporter that does not exist.
     """
     global _configured
-    env = os.environ if environ is None else environ
-    wanted = _exporters(env.get("OTEL_TRACES_EXPORTER", "none"))
-    if not wanted or env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return False
-    if _configured:
+    wanted = exporters_from_env(os.environ if environ is None else environ)
+    if _configured or not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        enable_tracing()  # set up already: here, or by opentelemetry-instrument
         return True
+    if not wanted:
+        return False
     try:
         provider = _provider(wanted)
     except ImportError as exc:
@@ -87,12 +96,21 @@ def configure_tracing(environ: Mapping[str, str] | None = None) -> bool:
         )
         return False
     trace.set_tracer_provider(provider)
+    enable_tracing()
     _configured = True
     log.info("tracing: spans exported to %s", ", ".join(wanted))
     return True
 
 
-def _exporters(value: str) -> list[str]:
+def exporters_from_env(env: Mapping[str, str]) -> list[str]:
+    """The exporters asked for: none when unset, ``none`` or ``OTEL_SDK_DISABLED=true``.
+
+    Raises:
+        ConfigError: an exporter name that does not exist.
+    """
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return []
+    value = env.get("OTEL_TRACES_EXPORTER", "none")
     names = [n.strip().lower() for n in value.split(",") if n.strip()]
     unknown = [n for n in names if n not in EXPORTERS]
     if unknown:
@@ -139,14 +157,12 @@ class TracedRequests:
         self.route = route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not tracing_on():
+            # Tracing off, not even a client's traceparent is taken: the API alone would
+            # pass it on to the sources as is.
             await self.app(scope, receive, send)
             return
         method = str(scope.get("method", "GET"))
-        # Without an SDK the API would pass a client's traceparent on to the sources as is:
-        # with tracing off, nothing of it is taken.
-        traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-        parent = _CLIENT_CONTEXT.extract(_traceparent(scope)) if traced else None
         status: list[int] = []
 
         async def send_status(message: Message) -> None:
@@ -154,23 +170,22 @@ class TracedRequests:
                 status.append(int(message["status"]))
             await send(message)
 
-        with _tracer.start_as_current_span(
+        with span(
+            _tracer,
             f"{method} {self.route}",
-            context=parent,
+            context=_CLIENT_CONTEXT.extract(_traceparent(scope)),
             kind=SpanKind.SERVER,
             attributes={"http.request.method": method, "http.route": self.route},
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
+        ) as current:
             try:
                 await self.app(scope, receive, send_status)
             except BaseException as exc:
-                span.set_attribute("error.type", type(exc).__name__)
-                span.set_status(Status(StatusCode.ERROR))
+                current.set_attribute("error.type", type(exc).__name__)
+                current.set_status(Status(StatusCode.ERROR))
                 raise
             finally:
                 if status:
-                    _note_status(span, status[0])
+                    _note_status(current, status[0])
 
 
 def _traceparent(scope: Scope) -> dict[str, str]:
@@ -191,16 +206,16 @@ def _note_status(span: trace.Span, status: int) -> None:
 
 def note_viewer(viewer: Viewer) -> None:
     """The verified caller's role on the request's span (never who they are)."""
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.set_attribute("minplan.viewer.role", viewer.role.value)
+    current = trace.get_current_span() if tracing_on() else None
+    if current is not None and current.is_recording():
+        current.set_attribute("minplan.viewer.role", viewer.role.value)
 
 
 def note_outcome(outcome: str) -> None:
     """How the request ended, where the HTTP status alone does not say (``rate_limited``)."""
-    span = trace.get_current_span()
-    if span.is_recording():
-        span.set_attribute("minplan.outcome", outcome)
+    current = trace.get_current_span() if tracing_on() else None
+    if current is not None and current.is_recording():
+        current.set_attribute("minplan.outcome", outcome)
 
 
 def note_operation(
@@ -211,18 +226,18 @@ def note_operation(
     The name is the request's ``operationName``, else the document's only operation's;
     digit runs as long as a CPR's date are masked. Nothing else of the document is kept.
     """
-    span = trace.get_current_span()
-    if not span.is_recording():
+    current = trace.get_current_span() if tracing_on() else None
+    if current is None or not current.is_recording():
         return
     kind, name = _operation(query or "", operation_name)
     if kind is not None:
-        span.set_attribute("graphql.operation.type", kind)
+        current.set_attribute("graphql.operation.type", kind)
     if name is not None:
-        span.set_attribute("graphql.operation.name", _DIGIT_RUN.sub("#", name))
+        current.set_attribute("graphql.operation.name", _DIGIT_RUN.sub("#", name))
     codes = sorted({_code(error) for error in errors or ()})
     if codes:
-        span.set_attribute("minplan.graphql.error_codes", codes)
-    span.set_attribute("minplan.outcome", "errors" if codes else "ok")
+        current.set_attribute("minplan.graphql.error_codes", codes)
+    current.set_attribute("minplan.outcome", "errors" if codes else "ok")
 
 
 def _code(error: GraphQLError) -> str:

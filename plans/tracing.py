@@ -12,30 +12,30 @@ import contextlib
 from collections.abc import Iterator
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode
 
 from core.errors import ConsentUnavailable, Forbidden
+from core.tracing import span, tracing_on
 from plans.audit import AccessContext
 from plans.consent import Access, ViewerKind
 
 __all__ = ["access_log_span", "consent_span", "note_access", "note_decisions"]
 
 _tracer = trace.get_tracer("minplan.plans")
+_NO_SPAN = contextlib.nullcontext(INVALID_SPAN)
 
 
 @contextlib.contextmanager
 def _span(name: str, attributes: dict[str, str | int]) -> Iterator[Span]:
-    with _tracer.start_as_current_span(
-        name, attributes=attributes, record_exception=False, set_status_on_exception=False
-    ) as span:
+    with span(_tracer, name, attributes=attributes) as current:
         try:
-            yield span
+            yield current
         except Exception as exc:
-            if span.is_recording():
-                span.set_attribute("error.type", type(exc).__name__)
-                span.set_attribute("minplan.outcome", _outcome(exc))
+            if current.is_recording():
+                current.set_attribute("error.type", type(exc).__name__)
+                current.set_attribute("minplan.outcome", _outcome(exc))
                 if not isinstance(exc, Forbidden | ConsentUnavailable):
-                    span.set_status(Status(StatusCode.ERROR))
+                    current.set_status(Status(StatusCode.ERROR))
             raise
 
 
@@ -49,6 +49,8 @@ def _outcome(exc: Exception) -> str:
 
 def consent_span(kind: ViewerKind) -> contextlib.AbstractContextManager[Span]:
     """``consent decision``: a refusal ends it as ``forbidden`` or ``unavailable``."""
+    if not tracing_on():
+        return _NO_SPAN
     return _span("consent decision", {"minplan.viewer.kind": kind.value})
 
 
@@ -87,6 +89,8 @@ def access_log_span(
     context: AccessContext, entries: int
 ) -> contextlib.AbstractContextManager[Span]:
     """``access log write`` of ``entries`` entries; ``ok`` unless the write raised."""
+    if not tracing_on():
+        return _NO_SPAN
     return _span(
         "access log write",
         {

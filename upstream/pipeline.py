@@ -34,6 +34,7 @@ from core.errors import UpstreamBadResponse, UpstreamError
 from core.metrics import Metrics
 from core.records import Record
 from core.tracebacks import format_traceback
+from core.tracing import span
 
 from .cache import CacheEntry, SourceCache
 from .resilience import Resilience
@@ -114,13 +115,11 @@ class SourcePipeline:
 
     async def fetch(self, key: SearchKey, cprs: Sequence[str]) -> list[SourceResult]:
         """The results of one search for many patients, in the order of ``cprs``."""
-        with _tracer.start_as_current_span(
-            f"search {key[0]} {key[1]}", record_exception=False, set_status_on_exception=False
-        ) as span:
+        with span(_tracer, f"search {key[0]} {key[1]}") as current:
             upstream = _Upstream()
             results = await self._fetch(key, cprs, upstream)
-            if span.is_recording():
-                _describe(span, key, len(set(cprs)), results, upstream)
+            if current.is_recording():
+                _describe(current, key, len(set(cprs)), results, upstream)
             return results
 
     async def _fetch(

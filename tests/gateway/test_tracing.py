@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
 from core.cpr import mask_cpr
+from core.tracing import enable_tracing
 from demo import clinic
 from demo.people import (
     ORG_GP,
@@ -34,7 +35,7 @@ from demo.people import (
     PATIENTS,
     PROXY_OF_BOTH,
 )
-from gateway.tracing import _operation, configure_tracing
+from gateway.tracing import _operation, exporters_from_env
 from tests.conftest import FULL_PLAN, Gateway, MakeGateway
 from tests.demo_server import demo_server
 
@@ -91,6 +92,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
         provider = TracerProvider(sampler=_SAMPLER)
         provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
         trace.set_tracer_provider(provider)
+    enable_tracing()
     _EXPORTER.clear()
     _SAMPLER.recording = True
     token = otel_context.attach(otel_context.Context())
@@ -446,21 +448,24 @@ def test_a_bad_exporter_name_is_a_config_error(value: str, problem: str) -> None
     from core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=problem):
-        configure_tracing({"OTEL_TRACES_EXPORTER": value})
+        exporters_from_env({"OTEL_TRACES_EXPORTER": value})
 
 
 @pytest.mark.parametrize(
-    "env",
+    ("env", "exporters"),
     [
-        pytest.param({}, id="unset-is-off"),
-        pytest.param({"OTEL_TRACES_EXPORTER": "none"}, id="none-is-off"),
+        pytest.param({}, [], id="unset-is-off"),
+        pytest.param({"OTEL_TRACES_EXPORTER": "none"}, [], id="none-is-off"),
         pytest.param(
-            {"OTEL_TRACES_EXPORTER": "console", "OTEL_SDK_DISABLED": "true"}, id="sdk-disabled"
+            {"OTEL_TRACES_EXPORTER": "console", "OTEL_SDK_DISABLED": "true"}, [], id="sdk-disabled"
         ),
+        pytest.param({"OTEL_TRACES_EXPORTER": "OTLP, console"}, ["otlp", "console"], id="two"),
     ],
 )
-def test_tracing_is_off_unless_an_exporter_is_named(env: dict[str, str]) -> None:
-    assert configure_tracing(env) is False
+def test_tracing_is_off_unless_an_exporter_is_named(
+    env: dict[str, str], exporters: list[str]
+) -> None:
+    assert exporters_from_env(env) == exporters
 
 
 def test_console_exporter_prints_a_plan_reads_spans(
