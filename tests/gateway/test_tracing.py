@@ -11,7 +11,9 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ from demo.people import (
     PATIENTS,
     PROXY_OF_BOTH,
 )
-from gateway.tracing import _operation, exporters_from_env
+from gateway.tracing import _operation, _provider, exporters_from_env
 from tests.conftest import FULL_PLAN, Gateway, MakeGateway
 from tests.demo_server import demo_server
 
@@ -490,3 +492,41 @@ def test_console_exporter_prints_a_plan_reads_spans(
         assert f'"name": "search {source} ' in printed
     # The log holds the request log too (paths, never values): no CPR anywhere in it.
     assert _ANY_DEMO_CPR.search(printed) is None
+
+
+def test_otlp_exports_to_the_configured_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``OTEL_TRACES_EXPORTER=otlp``: spans reach ``$OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces``
+    as OTLP/HTTP protobuf, with the service name."""
+    received: list[tuple[str, str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["Content-Type"], body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "minplan-otlp-test")
+        provider = _provider(["otlp"])  # as configure_tracing makes it, without setting it
+        with provider.get_tracer("test").start_as_current_span("search journal DocumentReference"):
+            pass
+        assert provider.force_flush(10_000)
+        provider.shutdown()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    ((path, content_type, body),) = received
+    assert (path, content_type) == ("/v1/traces", "application/x-protobuf")
+    assert b"search journal DocumentReference" in body
+    assert b"minplan-otlp-test" in body
