@@ -44,9 +44,10 @@ from core.records import ConsentRecord, DiagnosisRecord, ListedPatient, Record, 
 from plans.alerts import answered_sources, raise_alerts
 from plans.assembly import assemble_packages, package_kind
 from plans.audit import AccessContext, AccessLog, AccessRecord
-from plans.consent import CONSENT_SOURCE, Access, filter_records, request_access
+from plans.consent import CONSENT_SOURCE, Access, ViewerKind, filter_records, request_access
 from plans.model import AlertKind, AlertPriority, CarePackage, PackageKind, SourceStatus
 from plans.reader import source_statuses
+from plans.tracing import access_log_span, consent_span, note_decisions
 from plans.viewer import Viewer
 from plans.views import ViewIds, view_key
 from upstream.listing import ListingSource
@@ -229,9 +230,11 @@ class WorklistReader:
             raise ConsentUnavailable(
                 "The consent registry cannot be reached, so the work list cannot be shown."
             )
-        candidates = self._in_package(
-            viewer, query.kind, maybe, {CONSENT_KEY: consents, DIAGNOSES_KEY: diagnoses_of}
-        )
+        with consent_span(ViewerKind.CLINICIAN) as span:
+            candidates = self._in_package(
+                viewer, query.kind, maybe, {CONSENT_KEY: consents, DIAGNOSES_KEY: diagnoses_of}
+            )
+            note_decisions(span, decided=len(maybe), kept=len(candidates))
         now = self.clock()
         for candidate in candidates:
             self._assemble(candidate, fetched, query.kind, now)
@@ -412,6 +415,12 @@ class WorklistReader:
             return
         at = datetime.now(UTC)
         request = request_id or uuid.uuid4().hex
+        with access_log_span(AccessContext.WORKLIST, len(page)):
+            await self._record(viewer, page, at, request)
+
+    async def _record(
+        self, viewer: Viewer, page: Sequence[_Candidate], at: datetime, request: str
+    ) -> None:
         await self.access_log.record_many(
             [
                 AccessRecord(
