@@ -22,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -65,12 +65,37 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
 class CacheEntry:
-    """A search's records for one patient, and when (wall clock) they were fetched."""
+    """A search's records for one patient, and when (wall clock) they were fetched.
 
-    fetched_at: float
-    records: tuple[records.Record, ...]
+    An entry read from the memory cache that is too old to serve fresh decodes its
+    records only when asked for (it is wanted only if its source fails, as stale), so
+    most of those are never decoded. One that turns out unreadable is not :attr:`usable`.
+    """
+
+    __slots__ = ("_decode", "_records", "fetched_at")
+
+    def __init__(
+        self,
+        fetched_at: float,
+        records: tuple[records.Record, ...] | None = None,
+        *,
+        decode: Callable[[], tuple[records.Record, ...] | None] | None = None,
+    ) -> None:
+        self.fetched_at = fetched_at
+        self._records = records
+        self._decode = decode
+
+    @property
+    def usable(self) -> bool:
+        """False when the stored value could not be read back (a miss, never data)."""
+        if self._decode is not None:
+            self._records, self._decode = self._decode(), None
+        return self._records is not None
+
+    @property
+    def records(self) -> tuple[records.Record, ...]:
+        return self._records if self.usable and self._records is not None else ()
 
     def age(self) -> float:
         return time.time() - self.fetched_at
@@ -90,13 +115,19 @@ class RecordSerializer(BaseSerializer):  # type: ignore[misc]
             record["patient"] = ""
         return orjson.dumps({"v": 1, "t": value.fetched_at, "k": kind, "r": payload})
 
-    def loads(self, value: bytes | None) -> CacheEntry | None:
+    def loads(self, value: bytes | None, patient: str = "") -> CacheEntry | None:
+        """The entry, its records the patient's (``patient``: the CPR the lookup was for)."""
         if value is None:
             return None
         try:
             data = orjson.loads(value)
             kind = data["k"]
-            found = _ADAPTERS[kind].validate_python(data["r"]) if kind else ()
+            found = ()
+            if kind:
+                payload = data["r"]
+                for record in payload:  # cheaper here than a dataclass replace afterwards
+                    record["patient"] = patient
+                found = _ADAPTERS[kind].validate_python(payload)
             return CacheEntry(fetched_at=float(data["t"]), records=found)
         except Exception:  # a cache must never break a plan: unreadable is a miss
             log.warning("source cache: unreadable entry ignored")
@@ -121,7 +152,7 @@ class SourceCache:
         self.shared = not url.startswith("memory://")
         self.max_age = max_age
         self._serializer = RecordSerializer()
-        self._memory: TTLCache[str, bytes] | None = None
+        self._memory: TTLCache[str, tuple[float, bytes]] | None = None
         self._redis: Any = None
         if not self.shared:
             self._memory = TTLCache(maxsize=max_entries, ttl=max_age)
@@ -148,29 +179,50 @@ class SourceCache:
         return f"{source}:{resource_type}:{patient_ref}"
 
     async def get_many(
-        self, search: SearchKey, patients: Sequence[tuple[str, str]]
+        self,
+        search: SearchKey,
+        patients: Sequence[tuple[str, str]],
+        *,
+        fresh_for: float | None = None,
     ) -> list[CacheEntry | None]:
-        """Entries for these (CPR, pseudonym) pairs, None where absent.
+        """Entries for these (CPR, pseudonym) pairs, None where absent or unreadable.
 
-        A cache outage reads as misses.
+        In memory, an entry ``fresh_for`` seconds old or older is read only when its
+        records are asked for (check :attr:`CacheEntry.usable` first). A cache outage
+        reads as misses.
         """
+        now = time.time()
         keys = [self.key(search, ref) for _cpr, ref in patients]
-        stored: list[CacheEntry | None]
+        found: list[CacheEntry | None]
         if self._memory is not None:
             memory = self._memory
-            stored = [self._serializer.loads(memory.get(k)) for k in keys]
+            found = []
+            for key, (cpr, _ref) in zip(keys, patients, strict=True):
+                try:
+                    fetched_at, value = memory[key]
+                except KeyError:  # absent or expired
+                    found.append(None)
+                    continue
+                entry = CacheEntry(fetched_at, decode=self._decoder(value, cpr))
+                if fresh_for is None or now - fetched_at < fresh_for:
+                    # Served as it is: read it now, and an unreadable one is a miss.
+                    found.append(entry if entry.usable else None)
+                else:
+                    found.append(entry)
         else:
             try:
-                stored = await self._redis.multi_get(keys)
+                stored: list[CacheEntry | None] = await self._redis.multi_get(keys)
             except Exception as exc:
                 log.warning("source cache read failed (%s): treated as a miss", type(exc).__name__)
                 return [None] * len(keys)
-        found = [
-            None
-            if entry is None
-            else CacheEntry(entry.fetched_at, tuple(replace(r, patient=cpr) for r in entry.records))
-            for entry, (cpr, _ref) in zip(stored, patients, strict=True)
-        ]
+            found = [
+                None
+                if entry is None
+                else CacheEntry(
+                    entry.fetched_at, tuple(replace(r, patient=cpr) for r in entry.records)
+                )
+                for entry, (cpr, _ref) in zip(stored, patients, strict=True)
+            ]
         if self._unwritten:  # newer than what is stored, and still holding the patient
             pending = self._unwritten
             found = [
@@ -178,6 +230,13 @@ class SourceCache:
                 for (_cpr, ref), e in zip(patients, found, strict=True)
             ]
         return found
+
+    def _decoder(self, value: bytes, cpr: str) -> Callable[[], tuple[records.Record, ...] | None]:
+        def decode() -> tuple[records.Record, ...] | None:
+            entry = self._serializer.loads(value, cpr)
+            return entry.records if entry is not None else None  # None: unreadable
+
+        return decode
 
     async def put_many(self, search: SearchKey, entries: Sequence[tuple[str, CacheEntry]]) -> None:
         """Store (pseudonym, entry) pairs: in memory a moment later, in Redis now."""
@@ -210,7 +269,7 @@ class SourceCache:
         unwritten = dict(self._unwritten)
         for (search, ref), entry in unwritten.items():
             if memory.maxsize:  # 0: nothing is kept
-                memory[self.key(search, ref)] = self._serializer.dumps(entry)
+                memory[self.key(search, ref)] = (entry.fetched_at, self._serializer.dumps(entry))
             # An entry replaced by a newer one meanwhile stays for the next write.
             if self._unwritten.get((search, ref)) is entry:
                 del self._unwritten[(search, ref)]
@@ -229,7 +288,7 @@ class SourceCache:
 
     def stored(self) -> list[bytes]:
         """The memory cache's stored values, as bytes (what a heap dump would show)."""
-        return list(self._memory.values()) if self._memory is not None else []
+        return [value for _at, value in self._memory.values()] if self._memory is not None else []
 
     async def ping(self) -> bool:
         if self._redis is None:

@@ -135,18 +135,21 @@ class SourcePipeline:
             else:
                 lookup.append(cpr)
         refs = {cpr: pseudonymise_cpr(cpr, self.pseudonym_key) for cpr in lookup}
-        entries = await self.cache.get_many(key, [(c, refs[c]) for c in lookup]) if lookup else []
         fresh_for = self.fresh_ttl.get(key[0], 0.0)
+        pairs = [(c, refs[c]) for c in lookup]
+        entries = await self.cache.get_many(key, pairs, fresh_for=fresh_for) if lookup else []
         stale_for = self.stale_ttl.get(key[0], 0.0)
         stale: dict[str, CacheEntry] = {}
         owned: list[str] = []
+        hits = 0
+        now = time.time()
         for cpr, entry in zip(lookup, entries, strict=True):
-            if entry is not None and entry.age() < fresh_for:
-                self.metrics.child(self.metrics.cache, key[0], "hit").inc()
+            age = now - entry.fetched_at if entry is not None else None
+            if entry is not None and age is not None and age < fresh_for:
+                hits += 1
                 results[cpr] = SourceResult(entry.records, ok=True, latency_ms=0.0, cached=True)
                 continue
-            self.metrics.child(self.metrics.cache, key[0], "miss").inc()
-            if entry is not None and entry.age() < stale_for:
+            if entry is not None and age is not None and age < stale_for:
                 stale[cpr] = entry
             future = self._inflight.get((key, cpr))  # another request may have started it
             if future is not None:
@@ -154,6 +157,11 @@ class SourcePipeline:
                 continue
             self._inflight[(key, cpr)] = asyncio.get_running_loop().create_future()
             owned.append(cpr)
+        # Counted once per search, not per patient: a work list looks up thousands.
+        if hits:
+            self.metrics.child(self.metrics.cache, key[0], "hit").inc(hits)
+        if len(lookup) > hits:
+            self.metrics.child(self.metrics.cache, key[0], "miss").inc(len(lookup) - hits)
         if owned:
             try:
                 fetched = await self._fetch_upstream(key, owned, refs, stale, upstream)
@@ -220,7 +228,7 @@ class SourcePipeline:
             out = {}
             for cpr in cprs:
                 entry = stale.get(cpr)
-                if entry is not None:
+                if entry is not None and entry.usable:  # read only now: most never are
                     self.metrics.child(self.metrics.cache, source, "stale").inc()
                     out[cpr] = SourceResult(entry.records, ok=True, latency_ms=ms, stale=True)
                 else:
