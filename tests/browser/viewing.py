@@ -5,7 +5,6 @@ Kept apart from the fixtures so each test reads as the steps a person takes.
 
 from __future__ import annotations
 
-import functools
 import io
 import re
 from collections.abc import Iterable
@@ -22,6 +21,8 @@ from tests.demo_server import Server
 ARTIFACTS = Path(__file__).with_name("artifacts")
 #: A phone (the citizen apps' web views) and a clinic's desktop.
 WIDTHS = (390, 1280)
+#: An A4 sheet's width and height in CSS pixels.
+A4_WIDTH, A4_HEIGHT = 794, 1123
 #: The axe-core impacts that fail a page.
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 
@@ -40,13 +41,15 @@ class Visit:
 
     def sign_in_with_token(self, *token_args: str) -> None:
         """Send a bearer token on every request, as a portal's proxy in front of the pages does."""
-        token = _token(self.server, token_args)
+        token = self.server.token(*token_args)
         self.context.set_extra_http_headers({"Authorization": f"Bearer {token}"})
 
 
-@functools.cache
-def _token(server: Server, token_args: tuple[str, ...]) -> str:
-    return server.token(*token_args)
+def sign_in_as(page: Page, person: str) -> None:
+    """Pick ``person`` on the demo's front page; the browser keeps their sign-in cookie."""
+    page.goto("/")
+    page.get_by_role("main").get_by_role("button", name=person).click()
+    page.wait_for_url(re.compile(r"/plan(/|$)"))
 
 
 def screenshots(page: Page, directory: Path, name: str) -> dict[int, Path]:
@@ -59,6 +62,8 @@ def screenshots(page: Page, directory: Path, name: str) -> dict[int, Path]:
         )
         path = directory / f"{name}-{width}.png"
         page.screenshot(path=path, full_page=True)
+        if width == WIDTHS[0]:  # what a phone shows first, before any scrolling
+            page.screenshot(path=directory / f"{name}-{width}-screen.png")
         assert overflow <= 0, f"{name} scrolls sideways by {overflow} px at {width} px ({path})"
         shots[width] = path
     page.set_viewport_size({"width": WIDTHS[-1], "height": 900})
@@ -92,3 +97,19 @@ def print_to_pdf(page: Page, path: Path) -> str:
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     # A PDF breaks lines where the page did; compare words, not layout.
     return re.sub(r"\s+", " ", text)
+
+
+def print_screenshot(page: Page, path: Path) -> Path:
+    """The page as its print stylesheet lays it out on an A4 sheet's width.
+
+    Besides the whole page, ``path`` with ``-sheet`` added holds the first sheet's height.
+    """
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": A4_WIDTH, "height": A4_HEIGHT})
+    try:
+        page.screenshot(path=path, full_page=True)
+        page.screenshot(path=path.with_stem(f"{path.stem}-sheet"))
+    finally:
+        page.emulate_media(media="screen")
+        page.set_viewport_size({"width": WIDTHS[-1], "height": 900})
+    return path
