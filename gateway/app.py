@@ -25,6 +25,7 @@ from schema import build_schema
 from .edge import BodyLimit, SecurityHeaders
 from .graphql_http import AuthenticatedGraphQL
 from .ops import ops_routes
+from .playground import PLAYGROUND_STATIC, PlaygroundPreset, playground_assets
 from .services import DEMO_FHIR_PATH, auth_config, listing_url, open_services, source_urls
 from .settings import Settings
 
@@ -98,7 +99,7 @@ def create_app(
     )
     demo_routes: list[Route | Mount] = []
     demo_jwks: Path | None = None
-    playground: dict[str, str] | None = None
+    playground: PlaygroundPreset | None = None
     if settings.demo:
         from demo.sources import create_sources_app
 
@@ -147,6 +148,7 @@ def create_app(
                 BodyLimit(graphql, max_bytes=settings.max_body_bytes),
                 methods=["GET", "POST"],
             ),
+            Mount(PLAYGROUND_STATIC, app=playground_assets()),
             *ops_routes(metrics),
             *demo_routes,
         ]

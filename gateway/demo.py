@@ -9,6 +9,7 @@ from pathlib import Path
 from demo.people import PATIENT_COPD, PATIENTS
 
 from .devtokens import DevIssuer
+from .playground import PlaygroundPreset
 
 __all__ = ["EXAMPLE_QUERY", "demo_playground", "write_demo_jwks"]
 
@@ -53,8 +54,16 @@ def write_demo_jwks(key_path: Path | None = None) -> tuple[Path, DevIssuer]:
     return jwks_path, issuer
 
 
-def demo_playground(issuer: DevIssuer) -> dict[str, str]:
-    """The playground's preloaded query and headers: a citizen's token (Karen Jensen)."""
-    token = issuer.issue(role="citizen", cpr=PATIENT_COPD, name=PATIENTS[PATIENT_COPD])
-    headers = json.dumps({"Authorization": f"Bearer {token}"}, indent=2)
-    return {"query": EXAMPLE_QUERY, "headers": headers}
+def demo_playground(issuer: DevIssuer) -> PlaygroundPreset:
+    """The playground's preloaded query and headers, with a citizen's token (Karen Jensen).
+
+    The token is made on each page load, not once at start: a demo left running for days
+    still hands out one that verifies.
+    """
+
+    def preset() -> dict[str, str]:
+        token = issuer.issue(role="citizen", cpr=PATIENT_COPD, name=PATIENTS[PATIENT_COPD])
+        headers = json.dumps({"Authorization": f"Bearer {token}"}, indent=2)
+        return {"query": EXAMPLE_QUERY, "headers": headers}
+
+    return preset

@@ -35,7 +35,7 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI app behind a bearer-token check: no token, no GraphQL (HTTP 401).
 
     ``app_state`` is the Starlette app's state: ``services`` (set by the lifespan) and
-    ``playground`` (the demo's preloaded query and headers, or None).
+    ``playground`` (makes the demo's preloaded query and headers, or None).
     """
 
     def __init__(self, app_state: Any, **kwargs: Any) -> None:
@@ -79,7 +79,8 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return playground_html(self.graphql_ide_html, getattr(self._state, "playground", None))
+        preset = getattr(self._state, "playground", None)  # the demo's, made per page load
+        return playground_html(preset() if preset else None)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

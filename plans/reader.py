@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from connectors import SearchKey
@@ -46,7 +46,7 @@ from plans.views import ViewIds, view_key
 from upstream.loaders import RequestLoaders
 from upstream.pipeline import SourceResult
 
-__all__ = ["PlanReader"]
+__all__ = ["PlanReader", "source_statuses"]
 
 log = logging.getLogger(__name__)
 
@@ -218,25 +218,7 @@ class PlanReader:
 
     @staticmethod
     def _statuses(results: dict[SearchKey, SourceResult]) -> list[SourceStatus]:
-        """One status per source asked, in the contract's order; none for the others."""
-        statuses: list[SourceStatus] = []
-        for name in SOURCE_NAMES:
-            parts = [r for (source, _), r in results.items() if source == name]
-            if not parts:
-                continue
-            failed = [r for r in parts if not r.ok]
-            latencies = [r.latency_ms for r in parts if r.latency_ms is not None]
-            statuses.append(
-                SourceStatus(
-                    name=name,
-                    ok=not failed,
-                    stale=any(r.stale for r in parts),
-                    latency_ms=round(max(latencies), 2) if latencies else None,
-                    error=failed[0].error if failed else None,
-                    cached=all(r.cached for r in parts),
-                )
-            )
-        return statuses
+        return source_statuses((source, r) for (source, _), r in results.items())
 
     async def _log_access(
         self, viewer: Viewer, patient: str, access: Access, request_id: str | None
@@ -260,3 +242,37 @@ class PlanReader:
         except AuditWriteError:
             log.error("access log write failed; the read is refused (request %s)", entry.request_id)
             raise
+
+
+def source_statuses(
+    results: Iterable[tuple[str, SourceResult]], *, of_patients: bool = False
+) -> list[SourceStatus]:
+    """One status per source asked, in the contract's order; none for the others.
+
+    A source is ok when every search of it answered (for every patient, in a work list:
+    ``of_patients`` then says for how many it failed).
+    """
+    by_source: dict[str, list[SourceResult]] = {}
+    for source, result in results:
+        by_source.setdefault(source, []).append(result)
+    statuses: list[SourceStatus] = []
+    for name in SOURCE_NAMES:
+        parts = by_source.get(name)
+        if parts is None:
+            continue
+        failed = [r for r in parts if not r.ok]
+        latencies = [r.latency_ms for r in parts if r.latency_ms is not None]
+        error = failed[0].error if failed else None
+        if failed and of_patients:
+            error = f"{error} ({len(failed)} of {len(parts)} patients)"
+        statuses.append(
+            SourceStatus(
+                name=name,
+                ok=not failed,
+                stale=any(r.stale for r in parts),
+                latency_ms=round(max(latencies), 2) if latencies else None,
+                error=error,
+                cached=all(r.cached for r in parts),
+            )
+        )
+    return statuses

@@ -40,12 +40,12 @@ from core.errors import BadUserInput, ConsentUnavailable, Forbidden, SourceUnava
 from core.localtime import Clock, system_clock
 from core.metrics import Metrics
 from core.records import ConsentRecord, DiagnosisRecord, ListedPatient, Record, TriageLevel
-from core.sources import SOURCE_NAMES
 from plans.alerts import answered_sources, raise_alerts
 from plans.assembly import assemble_packages, package_kind
 from plans.audit import AccessContext, AccessLog, AccessRecord
 from plans.consent import CONSENT_SOURCE, Access, filter_records, request_access
 from plans.model import AlertKind, AlertPriority, CarePackage, PackageKind, SourceStatus
+from plans.reader import source_statuses
 from plans.viewer import Viewer
 from plans.views import ViewIds, view_key
 from upstream.listing import ListingSource
@@ -430,26 +430,7 @@ class WorklistReader:
 
 def _statuses(results: Mapping[SearchKey, Mapping[str, SourceResult]]) -> list[SourceStatus]:
     """One status per source asked: failed when any of its searches failed for anyone."""
-    statuses = []
-    for name in SOURCE_NAMES:
-        parts = [r for (source, _), answers in results.items() if source == name
-                 for r in answers.values()]  # fmt: skip
-        if not parts and not any(source == name for source, _ in results):
-            continue
-        failed = [r for r in parts if not r.ok]
-        latencies = [r.latency_ms for r in parts if r.latency_ms is not None]
-        statuses.append(
-            SourceStatus(
-                name=name,
-                ok=not failed,
-                stale=any(r.stale for r in parts),
-                latency_ms=round(max(latencies), 2) if latencies else None,
-                error=(
-                    f"{failed[0].error} ({len(failed)} of {len(parts)} patients)"
-                    if failed
-                    else None
-                ),
-                cached=bool(parts) and all(r.cached for r in parts),
-            )
-        )
-    return statuses
+    return source_statuses(
+        ((source, r) for (source, _), answers in results.items() for r in answers.values()),
+        of_patients=True,
+    )

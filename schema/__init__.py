@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, GraphQLResolveInfoHelpers
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -18,13 +17,13 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     SchemaExtension,
 )
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from core.cpr import mask_cpr
 from core.tracebacks import format_traceback
 
 from .context import Context
+from .execution import AcyclicExecutionContext, mark_direct_leaves
 from .extensions import (
     DEFAULT_MAX_CHARS,
     DEFAULT_MAX_ENTRY_CHARS,
@@ -56,37 +55,6 @@ _ITEM_TYPES = [Diagnosis, Triage, Goal, Appointment, JournalNote, PreventionOffe
 _ITEM_TYPES += [Course, Measurement, Medication]
 
 log = logging.getLogger(__name__)
-
-
-class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """strawberry's execution context without graphql-core's reference cycle.
-
-    graphql-core 3.3 gives each execution ``async_helpers`` made of its own bound methods,
-    a cycle from the context to itself. Everything the context reaches (the request's
-    context, loaders, records, the result) was then freed only by the garbage collector,
-    never by reference counting, and under load they filled the older generations and made
-    full collections long pauses. Here the helpers reach the context through a weak
-    reference, and a plan's objects go as soon as its request is done.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        this = weakref.ref(self)
-
-        def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
-            return _alive(this).gather_async_work(values)
-
-        def track(values: Sequence[Any]) -> None:
-            _alive(this).track_async_work(values)
-
-        self.async_helpers = GraphQLResolveInfoHelpers(gather=gather, track=track)
-
-
-def _alive(ref: weakref.ref[AcyclicExecutionContext]) -> AcyclicExecutionContext:
-    context = ref()
-    if context is None:  # a resolver outliving its execution: graphql-core's error to raise
-        raise RuntimeError("the GraphQL execution is over")
-    return context
 
 
 class MinPlanSchema(strawberry.Schema):
@@ -177,13 +145,15 @@ def build_schema(
         ReportWarnings,
         mask_unexpected_errors,
     ]
-    return MinPlanSchema(
+    schema = MinPlanSchema(
         query=Query,
         types=_ITEM_TYPES,
         extensions=list(extensions),
         execution_context_class=AcyclicExecutionContext,
         document_cache=documents,
     )
+    mark_direct_leaves(schema._schema)
+    return schema
 
 
 def export_sdl(schema: strawberry.Schema | None = None) -> str:

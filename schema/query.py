@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import Annotated, TypeVar
 
 import strawberry
@@ -22,7 +22,7 @@ from plans.audit import (
 )
 from plans.consent import Purpose
 from plans.emergency_reason import MAX_REASON_LENGTH, MIN_REASON_ALNUM
-from plans.model import AlertKind, PackageKind
+from plans.model import AlertKind, PackageKind, SourceStatus
 from plans.worklist import MAX_PAGE_SIZE as WORKLIST_MAX_PAGE_SIZE
 from plans.worklist import WorklistQuery
 
@@ -128,17 +128,7 @@ class Query:
                 "Your access could not be written to the patient's access log, so the plan "
                 "is not shown. Please try again."
             ) from exc
-        path = info.path.as_list()
-        for status in plan.sources:
-            if not status.ok:
-                error = SourceUnavailable(
-                    f"Source '{status.name}' is unavailable ({status.error}); "
-                    "its sections are left out of this plan.",
-                    source=status.name,
-                )
-                ctx.warnings.append(
-                    GraphQLError(str(error), path=path, extensions=error.extensions)
-                )
+        _warn_unavailable(info, plan.sources, "its sections are left out of this plan.")
         return plan  # type: ignore[return-value]  # the model; see Plan.is_type_of
 
     @strawberry.field(description="Who the caller is, as the gateway understood the token.")
@@ -227,18 +217,24 @@ class Query:
                 "Your access could not be written to the patients' access logs, so the work "
                 "list is not shown. Please try again."
             ) from exc
-        path = info.path.as_list()
-        for status in found.sources:
-            if not status.ok:
-                error = SourceUnavailable(
-                    f"Source '{status.name}' is unavailable ({status.error}); its sections "
-                    "are empty for the entries it did not answer for.",
-                    source=status.name,
-                )
-                ctx.warnings.append(
-                    GraphQLError(str(error), path=path, extensions=error.extensions)
-                )
+        _warn_unavailable(
+            info, found.sources, "its sections are empty for the entries it did not answer for."
+        )
         return found  # type: ignore[return-value]  # the model; see Worklist.is_type_of
+
+
+def _warn_unavailable(info: Info, statuses: Iterable[SourceStatus], consequence: str) -> None:
+    """A SOURCE_UNAVAILABLE error beside the data for each source that did not answer."""
+    path = info.path.as_list()
+    for status in statuses:
+        if not status.ok:
+            error = SourceUnavailable(
+                f"Source '{status.name}' is unavailable ({status.error}); {consequence}",
+                source=status.name,
+            )
+            info.context.warnings.append(
+                GraphQLError(str(error), path=path, extensions=error.extensions)
+            )
 
 
 def _page_key(after: str | None) -> PageKey | None:

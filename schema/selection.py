@@ -103,8 +103,7 @@ def plan_needs(
         if node.selection_set is not None
         for selection in node.selection_set.selections
     )
-    sources = frozenset(n for n in walk.needs if isinstance(n, str))
-    return PlanNeeds(sources, tuple(sorted(n for n in walk.needs if not isinstance(n, str))))
+    return walk.result()
 
 
 def worklist_needs(
@@ -123,8 +122,7 @@ def worklist_needs(
         if node.selection_set is not None
         for selection in node.selection_set.selections
     )
-    sources = frozenset(n for n in walk.needs if isinstance(n, str))
-    return PlanNeeds(sources, tuple(sorted(n for n in walk.needs if not isinstance(n, str))))
+    return walk.result()
 
 
 def _fields_named(
@@ -163,6 +161,10 @@ class _Walk:
         self.fragments = fragments
         self.needs: set[Need] = set()
         self.read: set[str] = set()
+
+    def result(self) -> PlanNeeds:
+        sources = frozenset(n for n in self.needs if isinstance(n, str))
+        return PlanNeeds(sources, tuple(sorted(n for n in self.needs if not isinstance(n, str))))
 
     def selections(self, nodes: Iterable[SelectionNode]) -> None:
         for node in nodes:

@@ -109,7 +109,7 @@ async def test_operational_endpoints(make_gateway: MakeGateway) -> None:
     assert healthz.json()["status"] == "ok"
     assert readyz.status_code == 200
     assert readyz.json()["status"] == "ready"
-    assert set(readyz.json()["sources"]) == set(READABLE_SOURCES)
+    assert set(readyz.json()["sources"]) == {*READABLE_SOURCES, "listing"}
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain")
     families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
