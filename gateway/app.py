@@ -1,5 +1,7 @@
 """The ASGI app: routes and middleware; the services are opened in its lifespan.
 
+The pages (``pages/``: ``/``, ``/plan``, ``/access-log``, ``/worklist``) run the same schema.
+
 Request path: ``/graphql`` → body limit → bearer token verified (401 otherwise, before
 anything else; ``graphql_http.py``) → the schema, with a per-request context over the
 app's services (``services.py``) → ``plan`` resolver → the plan domain (``plans/``).
@@ -15,16 +17,19 @@ import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.metrics import Metrics
+from demo.people import PATIENTS
 from schema import build_schema
 
+from .documents import TrustedDocuments
 from .edge import BodyLimit, SecurityHeaders
 from .graphql_http import AuthenticatedGraphQL
 from .ops import ops_routes
+from .pages import CsrfTokens, DemoSignIn, Pages
 from .playground import PLAYGROUND_STATIC, PlaygroundPreset, playground_assets
 from .services import DEMO_FHIR_PATH, auth_config, listing_url, open_services, source_urls
 from .settings import Settings
@@ -88,7 +93,8 @@ def create_app(
         demo_key_path: the demo token issuer's key file (default: the user's state dir).
 
     Raises:
-        ConfigError: the demo has no base URL of its own, or its key file is unreadable.
+        ConfigError: the demo has no base URL of its own, or its key file is unreadable,
+            or the trusted-documents manifest does not read.
     """
     settings = settings or Settings()
     metrics = Metrics()
@@ -100,6 +106,7 @@ def create_app(
     demo_routes: list[Route | Mount] = []
     demo_jwks: Path | None = None
     playground: PlaygroundPreset | None = None
+    signin: DemoSignIn | None = None
     if settings.demo:
         from demo.sources import create_sources_app
 
@@ -107,6 +114,7 @@ def create_app(
 
         demo_jwks, issuer = write_demo_jwks(demo_key_path)
         playground = demo_playground(issuer)
+        signin = DemoSignIn(issuer)
         sources = create_sources_app()
         sources.router.redirect_slashes = False  # its redirects would name the Host header
         jwks = issuer.jwks()
@@ -114,6 +122,8 @@ def create_app(
             Mount(DEMO_FHIR_PATH, app=_loopback_only(sources)),
             Route("/demo/jwks.json", lambda _r: JSONResponse(jwks)),
         ]
+    # Read before anything starts: a manifest that does not read refuses the start.
+    documents = TrustedDocuments(settings.trusted_documents) if settings.trusted_documents else None
     urls = source_urls(settings, self_url)
     listing = listing_url(settings, self_url)
     issuer_name, jwks_url = auth_config(settings, demo_jwks)
@@ -130,7 +140,8 @@ def create_app(
             transport=transport,
         ) as services:
             app.state.services = services
-            yield
+            with documents.reload_on_sighup() if documents else contextlib.nullcontext():
+                yield
 
     app = _Gateway(lifespan=lifespan, middleware=_middleware(settings))
     # A slash redirect is built from the Host header: a client could make it name any host.
@@ -138,16 +149,22 @@ def create_app(
     app.state.playground = playground
     app.state.schema = schema
     graphql = AuthenticatedGraphQL(
-        app.state, schema=schema, graphql_ide="graphiql" if settings.playground else None
+        app.state,
+        documents=documents,
+        schema=schema,
+        graphql_ide="graphiql" if settings.playground else None,
+    )
+    pages = Pages(
+        app.state,
+        csrf=CsrfTokens(key=settings.pseudonym_key.encode()),
+        signin=signin,
+        patients=PATIENTS if settings.demo else None,
     )
     app.router.routes.extend(
         [
-            Route("/", lambda _r: RedirectResponse("/graphql")),
-            Route(
-                "/graphql",
-                BodyLimit(graphql, max_bytes=settings.max_body_bytes),
-                methods=["GET", "POST"],
-            ),
+            *pages.routes(),
+            # Every method: the app answers one it does not serve with a JSON 405.
+            Route("/graphql", BodyLimit(graphql, max_bytes=settings.max_body_bytes)),
             Mount(PLAYGROUND_STATIC, app=playground_assets()),
             *ops_routes(metrics),
             *demo_routes,

@@ -1,4 +1,5 @@
-"""The ``minplan`` command: ``serve``, ``token`` (dev tokens for the demo) and ``schema``."""
+"""The ``minplan`` command: ``serve``, ``token`` (dev tokens for the demo), ``schema`` and
+``documents build`` (the trusted-documents manifest)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _worker(host: str, port: int, access_log: bool) -> None:
+    import signal
+
     import uvicorn
+
+    # Until the app's lifespan takes SIGHUP (a reload), one forwarded early must not kill us.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     from .server import server_config
     from .settings import Settings
@@ -114,8 +120,15 @@ def _serve_workers(host: str, port: int, workers: int, *, access_log: bool) -> i
             if process.is_alive():
                 process.terminate()
 
+    def forward(signum: int, _frame: object) -> None:
+        # SIGHUP reloads the trusted documents; each worker holds its own copy.
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signum)
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, forward)
     for process in processes:
         process.join()
     return max((p.exitcode or 0) for p in processes)
@@ -156,6 +169,28 @@ def _schema(_args: argparse.Namespace) -> int:
     from schema import export_sdl
 
     sys.stdout.write(export_sdl())
+    return 0
+
+
+def _documents_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from schema import build_schema
+
+    from .documents import manifest_json, read_document
+
+    schema = build_schema()._schema
+    try:
+        documents = [read_document(Path(name), schema) for name in args.files]
+    except ValueError as exc:
+        print(f"minplan documents build: {exc}", file=sys.stderr)
+        return 2
+    output = Path(args.output)
+    output.write_bytes(manifest_json(documents))
+    for document in documents:
+        print(f"{document.id}  {document.path}  {document.operation or '(anonymous)'}")
+    count = len({d.id for d in documents})
+    print(f"{count} document{'' if count == 1 else 's'} in {output}", file=sys.stderr)
     return 0
 
 
@@ -213,6 +248,25 @@ def _parser() -> argparse.ArgumentParser:
         description="Print the served GraphQL schema (SDL); schema/minplan.graphql holds it.",
     )
     schema.set_defaults(func=_schema)
+
+    documents = sub.add_parser(
+        "documents",
+        help="trusted documents: the manifest of the only operations served",
+        description="Trusted documents (MINPLAN_TRUSTED_DOCUMENTS): see the README.",
+    )
+    documents_sub = documents.add_subparsers(dest="documents_command", required=True)
+    build = documents_sub.add_parser(
+        "build",
+        help="write the manifest from .graphql files, one operation each",
+        description="Write the trusted-documents manifest from a front end's .graphql files "
+        '({"sha256:<hex>": "<document>"}, sorted, UTF-8) and print each id. Every file '
+        "holds one operation (and its fragments) and must validate against the schema.",
+    )
+    build.add_argument("files", nargs="+", metavar="FILE", help="a .graphql file")
+    build.add_argument(
+        "--output", "-o", default="manifest.json", help="where to write (default manifest.json)"
+    )
+    build.set_defaults(func=_documents_build)
     return parser
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "HTML_CSP",
     "BodyLimit",
     "SecurityHeaders",
+    "error_body",
     "error_response",
     "request_id",
 ]
@@ -41,11 +42,28 @@ HTML_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ances
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
-def error_response(status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
-    """``{"errors": [{"message": …, "extensions": {"code": …}}]}`` with the HTTP status."""
-    code = _CODES.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_SERVER_ERROR")
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, headers=headers)
+def error_response(
+    status: int,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+    code: str | None = None,
+    media_type: str = "application/json",
+) -> Response:
+    """``{"errors": [{"message": …, "extensions": {"code": …}}]}`` with the HTTP status.
+
+    ``code`` defaults to the status's; ``media_type`` is the one the client asked for
+    (``application/graphql-response+json`` or ``application/json``).
+    """
+    body = error_body(status, message, code=code)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=media_type)
+
+
+def error_body(status: int, message: str, *, code: str | None = None) -> dict[str, object]:
+    """The JSON of an HTTP-level error; ``code`` defaults to the status's."""
+    if code is None:
+        code = _CODES.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_SERVER_ERROR")
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
 def request_id(header: str | None) -> str:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from .edge import error_body
 from .settings import Settings
 
 __all__ = ["HEADERS_ALLOWANCE", "GuardedHttpToolsProtocol", "guarded_protocol", "server_config"]
@@ -103,6 +105,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._body_timer.cancel()
             self._body_timer = None
         super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        """A request that is not HTTP/1.1 gets a JSON error like every other, not plain text."""
+        body = orjson.dumps(error_body(400, "The request is not valid HTTP/1.1."))
+        head = [STATUS_LINE[400]]
+        for name, value in self.server_state.default_headers:
+            head += [name, b": ", value, b"\r\n"]
+        head += [
+            b"content-type: application/json\r\n",
+            b"content-length: %d\r\n" % len(body),
+            b"x-content-type-options: nosniff\r\ncache-control: no-store\r\n",
+            b"connection: close\r\n\r\n",
+        ]
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
 
     def _time_out(self) -> None:
         # Too slow to be a client that wants an answer: no answer, the connection closes.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -113,6 +114,11 @@ class Settings(BaseSettings):
     max_aliases: int = Field(30, ge=1)
     max_tokens: int = Field(2000, ge=10)
     playground: bool = True
+    trusted_documents: Path | None = Field(
+        None,
+        description='manifest of the only documents run, JSON {"sha256:<hex>": "<document>"} '
+        "(contract §4); unset: any document",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description='browser origins allowed to call /graphql, JSON: ["https://app.example"]',
