@@ -1,6 +1,8 @@
 """The benchmark, end to end: ``python -m bench [--quick] [--profile]`` (or ``scripts/bench``).
 
-``--against REF`` runs the A/B of ``bench/ab.py`` instead: this tree's gateway against REF's.
+``--against REF`` runs the A/B of ``bench/ab.py`` instead: this tree's gateway against REF's;
+``--worklist`` runs only the work-list scenario (``bench/worklist.py``), which the full run
+ends with.
 
 Starts the synthetic sources, bare strawberry, the bare floor and the gateway on loopback,
 runs the scenarios of the issue, prints a table with goals and writes
@@ -33,6 +35,7 @@ from bench.procs import Proc
 from bench.profile import py_spy, start_py_spy, summarize
 from bench.report import evaluate_goals, render
 from bench.synthetic import SHAPES, cpr_for
+from bench.worklist import render_worklist, run_worklist, worklist_goals
 
 __all__ = ["main"]
 
@@ -44,8 +47,9 @@ SLOW, FLAPPING, CLIENTS = "journal", "appointments", 32
 
 
 class Run:
-    def __init__(self, h: Harness, *, profile: bool) -> None:
+    def __init__(self, h: Harness, *, profile: bool, quick: bool = False) -> None:
         self.h, self.d, self.res, self.want_profile = h, h.d, h.res, profile
+        self.quick = quick
 
     def all(self) -> None:
         h, d = self.h, self.d
@@ -62,6 +66,7 @@ class Run:
         for transport, workers in CONFIGS:
             self.config(transport, workers)
         self.cached()
+        run_worklist(h, quick=self.quick)
 
     def config(self, transport: str, workers: int) -> None:
         h, d, tag = self.h, self.d, f"{transport} x{workers}"
@@ -200,16 +205,24 @@ def _ratio(a: dict[str, Any], b: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short scenarios, a smoke run")
-    parser.add_argument("--profile", action="store_true", help="py-spy the gateway under (b)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the gateway under (b), or with --worklist its cold reads",
+    )
     parser.add_argument("--against", metavar="REF", help="A/B: this tree's gateway against REF's")
+    parser.add_argument("--worklist", action="store_true", help="only the work-list scenario")
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds (A, B each), >= 2")
     parser.add_argument("--out", type=Path, help="JSON (bench/results/latest.json, ab-latest.json)")
     args = parser.parse_args(argv)
     if args.against and args.profile:
         parser.error("--profile runs only in the full run, not with --against")
+    if args.worklist and args.against:
+        parser.error("--worklist runs alone: not with --against")
     if args.rounds < 2:
         parser.error("--rounds: at least 2, or there is no noise to compare with")
     name = "ab-latest.json" if args.against else "latest.json"
+    name = "worklist-latest.json" if args.worklist else name
     args.out = args.out or ROOT / "bench" / "results" / name
     harness = Harness(QUICK if args.quick else FULL)
     started, busy, own = time.monotonic(), _machine_busy_s(), _own_cpu_s()
@@ -222,12 +235,15 @@ def main(argv: list[str] | None = None) -> int:
     version = " ".join(f"{k} {v}" for k, v in harness.code_version.items())
     kind = "quick" if args.quick else "full"
     kind += f", A/B against {args.against}" if args.against else ""
+    kind += ", work list only" if args.worklist else ""
     print(f"Min Plan benchmark ({kind}), code {version}, logs in {harness.tmp}", flush=True)
     try:
         if args.against:
             run_ab(harness, args.against, args.rounds)
+        elif args.worklist:
+            run_worklist(harness, quick=args.quick, profile=args.profile)
         else:
-            Run(harness, profile=args.profile).all()
+            Run(harness, profile=args.profile, quick=args.quick).all()
     finally:
         harness.close()
     meta["seconds"] = round(time.monotonic() - started, 1)
@@ -243,8 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.against:
         print(render_ab(res["ab"]))
     else:
-        res["goals"] = evaluate_goals(res)
+        res["goals"] = evaluate_goals(res) + worklist_goals(res)
         print(render(res))
+        if "worklist" in res:
+            print("\n" + render_worklist(res))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2) + "\n")
     print(

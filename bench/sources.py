@@ -1,13 +1,18 @@
 """Synthetic FHIR sources for the benchmark: raw asyncio, far cheaper than the gateway.
 
-One process serves all seven sources under path prefixes, e.g.
-``GET /diagnoses/Condition?patient:identifier=urn:oid:1.2.208.176.1.2|CPR&_count=N``.
-Every bundle is pre-encoded bytes with the CPR spliced in, sent after the source's latency
-by a timer (no task, no coroutine per request), over HTTP/1.1 keep-alive.
+One process serves all ten sources under path prefixes, e.g.
+``GET /diagnoses/Condition?patient:identifier=urn:oid:1.2.208.176.1.2|CPR&_count=N``, and
+``listing`` by clinic (``GET /listing/Patient?general-practitioner:identifier=…``).
+Every bundle is pre-encoded bytes with the CPR spliced in (bench/bundles.py: the work-list
+clinic's listed patients get their own data, anyone else the usual patient), paged by
+``_count``, sent after the source's latency by a timer (no task, no coroutine per
+request), over HTTP/1.1 keep-alive.
 
 Control endpoints (loopback only):
 
-- ``GET /_stats`` the request count per path; ``/_stats?reset=1`` reads and resets.
+- ``GET /_stats`` per path: requests (``paths``), CPRs asked over first pages
+  (``patients``), pages after the first (``next_pages``) and the most CPRs one search
+  asked (``most_patients``); ``/_stats?reset=1`` reads and resets.
 - ``GET /_control?default=20&journal=100&flap=appointments&flap_down=2&flap_period=5``:
   latency in ms (``default`` and per source), and one flapping source answering 503 for
   ``flap_down`` seconds out of every ``flap_period`` (``flap=`` turns it off).
@@ -21,17 +26,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import time
 from collections import Counter
-from typing import Any, cast
-from urllib.parse import parse_qsl, unquote
+from typing import cast
+from urllib.parse import parse_qsl
 
-from bench.synthetic import CPR_MARK, SEARCHES, resources
+from bench.bundles import Bundles
+from bench.clinic import today
+from bench.synthetic import SEARCHES, resources
 
 __all__ = ["SourceServer", "main"]
 
-_CPR = re.compile(rb"urn:oid:1\.2\.208\.176\.1\.2\|(\d{10})")
 _FHIR = b"application/fhir+json"
 _UNAVAILABLE = (
     b'{"resourceType":"OperationOutcome","issue":[{"severity":"error",'
@@ -48,43 +53,19 @@ def _response(status: bytes, body: bytes, content_type: bytes = _FHIR) -> bytes:
     return head % (status, content_type, len(body)) + body
 
 
-class _Template:
-    """One search's bundle entries as byte pieces around the CPR: join them with one."""
-
-    def __init__(self, path: str, items: list[dict[str, Any]]) -> None:
-        entries = [
-            {
-                "fullUrl": f"http://bench/{path}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in items
-        ]
-        self.count = len(entries)
-        self.pieces = b",".join(_dumps(e) for e in entries).split(CPR_MARK.encode())
-        self.self_link = _dumps([{"relation": "self", "url": f"http://bench/{path}"}])
-
-    def bundle(self, cprs: list[bytes]) -> bytes:
-        entries = b",".join(cpr.join(self.pieces) for cpr in cprs)
-        return b'{"resourceType":"Bundle","type":"searchset","total":%d,"link":%s,"entry":[%s]}' % (
-            self.count * len(cprs),
-            self.self_link,
-            entries,
-        )
-
-
 class SourceServer:
     """The shared state of every connection: templates, latencies, flapping, counters."""
 
     def __init__(self, *, latency_ms: float = 20.0, slow: dict[str, float] | None = None) -> None:
-        self.templates = {
-            f"/{s}/{t}": _Template(f"{s}/{t}", r) for (s, t), r in resources().items()
-        }
+        self.bundles = Bundles(resources(), today())
         self.default_delay = latency_ms / 1000
         self.delays = {name: ms / 1000 for name, ms in (slow or {}).items()}
         self.flap: str | None = None
         self.flap_down, self.flap_period = 2.0, 5.0
         self.counts: Counter[str] = Counter()
+        self.patients: Counter[str] = Counter()  # CPRs asked per path, over first pages
+        self.next_pages: Counter[str] = Counter()  # pages after the first, per path
+        self.most: Counter[str] = Counter()  # the most CPRs one search asked, per path
         self.started = time.monotonic()
 
     def delay_for(self, source: str) -> float:
@@ -119,9 +100,18 @@ class SourceServer:
         return _response(b"200 OK", _dumps(config), b"application/json")
 
     def stats(self, query: str) -> bytes:
-        body = _dumps({"total": sum(self.counts.values()), "paths": dict(self.counts)})
+        body = _dumps(
+            {
+                "total": sum(self.counts.values()),
+                "paths": dict(self.counts),
+                "patients": dict(self.patients),
+                "next_pages": dict(self.next_pages),
+                "most_patients": dict(self.most),
+            }
+        )
         if "reset=1" in query:
-            self.counts.clear()
+            for counter in (self.counts, self.patients, self.next_pages, self.most):
+                counter.clear()
         return _response(b"200 OK", body, b"application/json")
 
 
@@ -147,16 +137,18 @@ class _Connection(asyncio.Protocol):
         target = parts[1].decode("latin-1") if len(parts) == 3 else "/"
         path, _, query = target.partition("?")
         close = b"connection: close" in headers.lower()
-        template = self.server.templates.get(path)
-        if template is not None:
-            self.server.counts[path] += 1
+        found = self.server.bundles.answer(path, query)
+        if found is not None:
+            server = self.server
+            server.counts[path] += 1
+            server.patients[path] += found.patients
+            server.next_pages[path] += found.next_page
+            server.most[path] = max(server.most[path], found.patients)
             source = path.split("/", 2)[1]
-            if self.server.is_down(source):
+            if server.is_down(source):
                 answer = _response(b"503 Service Unavailable", _UNAVAILABLE)
             else:
-                answer = _response(
-                    b"200 OK", template.bundle(_CPR.findall(unquote(query).encode()))
-                )
+                answer = _response(b"200 OK", found.body)
             self.loop.call_later(self.server.delay_for(source), self.send, answer, close)
             return
         if path == "/_stats":
@@ -189,7 +181,7 @@ async def serve(host: str, port: int, server: SourceServer) -> None:
 
 
 def _slow(values: list[str]) -> dict[str, float]:
-    known = {s for s, _ in SEARCHES}
+    known = {s for s, _ in SEARCHES} | {"listing"}
     slow: dict[str, float] = {}
     for value in values:
         name, _, ms = value.partition("=")

@@ -15,9 +15,11 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 import orjson
+from opentelemetry import propagate, trace
 
 from connectors.transport import Http, get_page
 from core.errors import UpstreamBadResponse, UpstreamHTTPError, UpstreamTimeout
+from core.tracing import tracing_on
 
 __all__ = ["CPR_SYSTEM", "FhirClient", "SearchPage", "SearchResult"]
 
@@ -165,7 +167,7 @@ class FhirClient:
     async def fetch_page(self, url: httpx.URL | str) -> SearchPage:
         """One page of a search, read and checked."""
         response = await get_page(
-            self.http, str(url), _HEADERS, source=self.source, max_bytes=MAX_PAGE_BYTES
+            self.http, str(url), _headers(), source=self.source, max_bytes=MAX_PAGE_BYTES
         )
         if response.status != 200:
             raise UpstreamHTTPError(self.source, response.status)
@@ -211,6 +213,16 @@ class FhirClient:
         if (parts.scheme, parts.netloc) != self._origin:
             raise UpstreamBadResponse(self.source, "next link points to another host")
         return absolute
+
+
+def _headers() -> dict[str, str]:
+    """The search's headers; within a traced span, its W3C ``traceparent`` too, so a source's
+    own traces join the gateway's (the propagators are ``OTEL_PROPAGATORS``')."""
+    if not tracing_on() or not trace.get_current_span().get_span_context().is_valid:
+        return _HEADERS  # no tracing: no copy, nothing to add
+    headers = dict(_HEADERS)
+    propagate.inject(headers)
+    return headers
 
 
 def _next_link(bundle: dict[str, object]) -> str | None:

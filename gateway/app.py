@@ -33,6 +33,7 @@ from .pages import CsrfTokens, DemoSignIn, Pages
 from .playground import PLAYGROUND_STATIC, PlaygroundPreset, playground_assets
 from .services import DEMO_FHIR_PATH, auth_config, listing_url, open_services, source_urls
 from .settings import Settings
+from .tracing import TracedRequests, configure_tracing
 
 __all__ = ["create_app"]
 
@@ -97,6 +98,7 @@ def create_app(
             or the trusted-documents manifest does not read.
     """
     settings = settings or Settings()
+    configure_tracing()  # OTEL_* variables; once per process
     metrics = Metrics()
     schema = build_schema(
         max_depth=settings.max_query_depth,
@@ -164,7 +166,12 @@ def create_app(
         [
             *pages.routes(),
             # Every method: the app answers one it does not serve with a JSON 405.
-            Route("/graphql", BodyLimit(graphql, max_bytes=settings.max_body_bytes)),
+            Route(
+                "/graphql",
+                TracedRequests(
+                    BodyLimit(graphql, max_bytes=settings.max_body_bytes), route="/graphql"
+                ),
+            ),
             Mount(PLAYGROUND_STATIC, app=playground_assets()),
             *ops_routes(metrics),
             *demo_routes,

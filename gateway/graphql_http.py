@@ -42,6 +42,7 @@ from .documents import DocumentRefused, TrustedDocuments, resolve_document
 from .edge import error_response, request_id
 from .playground import playground_html
 from .services import Services
+from .tracing import note_operation, note_viewer
 
 __all__ = [
     "GRAPHQL_RESPONSE_JSON",
@@ -151,6 +152,10 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
             await _unauthenticated(str(exc))(scope, receive, send)
             return
         scope[_VIEWER] = viewer
+        note_viewer(viewer)
+        if (limited := await services.rate_limiter.refusal(viewer)) is not None:
+            await limited(scope, receive, send)  # HTTP 429: over the caller's rate limit
+            return
         started = time.perf_counter()
         try:
             response = await self._answer(request, media_type)
@@ -255,6 +260,12 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
             request.scope[_STATUS] = 400
             answer.pop("data", None)
         return answer
+
+    async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute_single(*args, **kwargs)
+        data: GraphQLRequestData = kwargs["request_data"]
+        note_operation(data.query, data.operation_name, result.errors)
+        return result
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return request_context(self._state.services, request.scope[_VIEWER], request.headers)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -34,6 +34,7 @@ from upstream.pipeline import SourcePipeline
 from upstream.resilience import Resilience
 
 from .auth import TokenVerifier
+from .ratelimit import RateLimiter, parse_rate_limit
 from .settings import SOURCE_NAMES, Settings
 
 __all__ = [
@@ -68,6 +69,7 @@ class Services:
     worklists: WorklistReader
     metrics: Metrics
     loaders: BatchLoaders
+    rate_limiter: RateLimiter = field(default_factory=RateLimiter)
 
     def context(self, viewer: Viewer, *, request_id: str) -> Context:
         """One request's GraphQL context: its own loaders over the app-wide batches."""
@@ -131,6 +133,17 @@ def auth_config(settings: Settings, demo_jwks: Path | None) -> tuple[str, str]:
     from .devtokens import DEV_ISSUER
 
     return DEV_ISSUER, demo_jwks.as_uri()
+
+
+def _rate_limiter(settings: Settings) -> RateLimiter:
+    if settings.rate_limit is None:
+        return RateLimiter()
+    redis = settings.cache_url if settings.cache_url.startswith(("redis://", "rediss://")) else None
+    return RateLimiter(
+        parse_rate_limit(settings.rate_limit),
+        redis_url=redis,
+        pseudonym_key=settings.pseudonym_key.encode(),
+    )
 
 
 def _transport(settings: Settings) -> httpx.AsyncBaseTransport:
@@ -282,6 +295,7 @@ async def open_services(
         ),
         metrics=metrics,
         loaders=BatchLoaders(pipeline, max_batch_size=settings.source_batch_size),
+        rate_limiter=_rate_limiter(settings),
     )
     log.info(
         "Min Plan gateway ready (%s sources, access log %s)",
@@ -292,6 +306,7 @@ async def open_services(
         yield services
     finally:
         await verifier.aclose()
+        await services.rate_limiter.aclose()
         await cache.close()
         await access_log.close()
         await http.aclose()

@@ -13,6 +13,7 @@ from core.errors import ConfigError
 from core.sources import REQUIRED_SOURCES, SOURCE_NAMES
 
 from .jwks import jwks_path
+from .ratelimit import parse_rate_limit
 
 __all__ = ["DEV_PSEUDONYM_KEY", "REQUIRED_SOURCES", "SOURCE_NAMES", "Settings", "explain"]
 
@@ -134,6 +135,11 @@ class Settings(BaseSettings):
         5, ge=1, le=60, description="whole seconds an idle connection stays open"
     )
 
+    # Rate limit (contract §4): per caller, shared through Redis when cache_url is redis://.
+    rate_limit: str | None = Field(
+        None, description="per caller, e.g. 120/minute or 10/second; 600/hour; unset: none"
+    )
+
     log_level: str = "INFO"
 
     @field_validator("source_timeouts", "cache_ttls")
@@ -143,6 +149,19 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown source name(s) {unknown}; known: {list(SOURCE_NAMES)}")
         return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            try:
+                parse_rate_limit(value)
+            except ValueError:
+                raise PydanticCustomError(
+                    "config", "must be N/period, e.g. 120/minute (or several, split by ;)"
+                ) from None
+            return value.strip()
+        return None
 
     @field_validator("auth_jwks_url")
     @classmethod

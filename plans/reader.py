@@ -30,7 +30,7 @@ from core.records import ConsentRecord, Record
 from core.sources import SOURCE_NAMES
 from plans.alerts import answered_sources, raise_alerts
 from plans.assembly import assemble_packages
-from plans.audit import AccessLog, AccessRecord
+from plans.audit import AccessContext, AccessLog, AccessRecord
 from plans.consent import (
     CONSENT_SOURCE,
     Access,
@@ -41,6 +41,7 @@ from plans.consent import (
     request_access,
 )
 from plans.model import Plan, SourceStatus
+from plans.tracing import access_log_span, consent_span, note_access
 from plans.viewer import Viewer
 from plans.views import ViewIds, view_key
 from upstream.loaders import RequestLoaders
@@ -172,14 +173,18 @@ class PlanReader:
         self, request: AccessRequest, loaders: RequestLoaders, deadline_at: float | None = None
     ) -> Access:
         """The request's access, once the patient's Consents are in (if it needs them)."""
-        if not request.needs_consents:
-            return request.decide(None)
-        # The loaders ask each search once per request: a plan read fetching consent with
-        # its other sources waits here on the same consent answer it lists in `sources`.
-        fetch = {CONSENT_KEY: loaders.load(CONSENT_KEY, request.patient)}
-        consent = (await self._gather(fetch, deadline_at))[CONSENT_KEY]
-        consents = [r for r in consent.records if isinstance(r, ConsentRecord)]
-        return request.decide(consents if consent.ok else None)
+        consents: list[ConsentRecord] | None = None
+        if request.needs_consents:
+            # The loaders ask each search once per request: a plan read fetching consent with
+            # its other sources waits here on the same consent answer it lists in `sources`.
+            fetch = {CONSENT_KEY: loaders.load(CONSENT_KEY, request.patient)}
+            consent = (await self._gather(fetch, deadline_at))[CONSENT_KEY]
+            if consent.ok:
+                consents = [r for r in consent.records if isinstance(r, ConsentRecord)]
+        with consent_span(request.kind) as span:
+            access = request.decide(consents)
+            note_access(span, access)
+        return access
 
     def _keys_for(
         self, needs: Collection[str], also: Sequence[SearchKey], *, consent: bool
@@ -238,7 +243,8 @@ class PlanReader:
             request_id=request_id or uuid.uuid4().hex,
         )
         try:
-            await self.access_log.record(entry)
+            with access_log_span(AccessContext.PLAN, 1):
+                await self.access_log.record(entry)
         except AuditWriteError:
             log.error("access log write failed; the read is refused (request %s)", entry.request_id)
             raise

@@ -1,17 +1,18 @@
 """The clinic's work list (contract §5): the listed patients in a package, flagged and ordered.
 
-A read goes in three phases, each a few batched searches (``patient:identifier=a,b,…``,
+A read goes in phases, each a few batched searches (``patient:identifier=a,b,…``,
 at most ``batch_size`` patients per search, all batches at once), never one per patient:
 
 1. The ``listing`` source names the patients listed with the clinician's organisation.
-2. ``consent`` and ``diagnoses`` for all of them decide who is in the package *as this
+2. ``diagnoses`` for all of them finds who has a diagnosis of the package at all; nothing
+   more is asked about the others.
+3. For those, at once: ``consent``, and what triage and alerts read (appointments,
+   careplan's Goals, RiskAssessments and CarePlans, observations), which order and filters
+   need whatever the query selects. Consent decides who is in the package *as this
    clinician may see it*: a patient whose Consents deny the clinician ``diagnoses`` is
-   left out, and so is one whose Consents are unknown (fail closed). The consent source
-   down refuses the whole list (CONSENT_UNAVAILABLE).
-3. What triage and alerts read (appointments, careplan's Goals, RiskAssessments and
-   CarePlans, observations), for the patients in the package only: order and filters need
-   them whatever the query selects. Other sections the query selects (journal notes, say)
-   are asked afterwards for the entries of the page alone.
+   left out, and so is one whose Consents are unknown (fail closed); the consent source
+   down refuses the whole list (CONSENT_UNAVAILABLE). Other sections the query selects
+   (journal notes, say) are asked afterwards for the entries of the page alone.
 
 Each entry's package is assembled and flagged exactly as a ``plan`` read by the same
 clinician assembles it (:func:`plans.assembly.assemble_packages`,
@@ -43,9 +44,10 @@ from core.records import ConsentRecord, DiagnosisRecord, ListedPatient, Record, 
 from plans.alerts import answered_sources, raise_alerts
 from plans.assembly import assemble_packages, package_kind
 from plans.audit import AccessContext, AccessLog, AccessRecord
-from plans.consent import CONSENT_SOURCE, Access, filter_records, request_access
+from plans.consent import CONSENT_SOURCE, Access, ViewerKind, filter_records, request_access
 from plans.model import AlertKind, AlertPriority, CarePackage, PackageKind, SourceStatus
 from plans.reader import source_statuses
+from plans.tracing import access_log_span, consent_span, note_decisions
 from plans.viewer import Viewer
 from plans.views import ViewIds, view_key
 from upstream.listing import ListingSource
@@ -211,22 +213,28 @@ class WorklistReader:
         listing, listed = await self._listed(viewer.org)
         results: dict[SearchKey, dict[str, SourceResult]] = {}
 
-        # Phase 2: who is in the package, as this clinician may see it.
-        cprs = [p.cpr for p in listed]
-        first = await self._fetch([CONSENT_KEY, DIAGNOSES_KEY], cprs, deadline_at)
-        results.update(first)
-        consents = first[CONSENT_KEY]
-        if cprs and not any(r.ok for r in consents.values()):
+        # Phase 2: diagnoses for everyone listed, to find who may be in the package at all;
+        # the others need no more searches (not even consent: nothing of theirs is shown).
+        diagnosed = await self._fetch([DIAGNOSES_KEY], [p.cpr for p in listed], deadline_at)
+        results.update(diagnosed)
+        diagnoses_of = diagnosed.get(DIAGNOSES_KEY, {})
+        maybe = [p for p in listed if _has_package(diagnoses_of.get(p.cpr), query.kind)]
+
+        # Phase 3: for those, consent and what order and filters read, all at once. Who is
+        # in the package as this clinician may see it is decided when consent is in.
+        order_keys = self._keys(ORDER_SOURCES, also=(COURSE_SEARCH,))
+        fetched = await self._fetch([CONSENT_KEY, *order_keys], [p.cpr for p in maybe], deadline_at)
+        results.update(fetched)
+        consents = fetched.get(CONSENT_KEY, {})
+        if maybe and not any(r.ok for r in consents.values()):
             raise ConsentUnavailable(
                 "The consent registry cannot be reached, so the work list cannot be shown."
             )
-        candidates = self._in_package(viewer, query.kind, listed, first)
-
-        # Phase 3: what order and filters read, for the package's patients.
-        order_keys = self._keys(ORDER_SOURCES, also=(COURSE_SEARCH,))
-        members = [c.listed.cpr for c in candidates]
-        fetched = await self._fetch(order_keys, members, deadline_at)
-        results.update(fetched)
+        with consent_span(ViewerKind.CLINICIAN) as span:
+            candidates = self._in_package(
+                viewer, query.kind, maybe, {CONSENT_KEY: consents, DIAGNOSES_KEY: diagnoses_of}
+            )
+            note_decisions(span, decided=len(maybe), kept=len(candidates))
         now = self.clock()
         for candidate in candidates:
             self._assemble(candidate, fetched, query.kind, now)
@@ -407,6 +415,12 @@ class WorklistReader:
             return
         at = datetime.now(UTC)
         request = request_id or uuid.uuid4().hex
+        with access_log_span(AccessContext.WORKLIST, len(page)):
+            await self._record(viewer, page, at, request)
+
+    async def _record(
+        self, viewer: Viewer, page: Sequence[_Candidate], at: datetime, request: str
+    ) -> None:
         await self.access_log.record_many(
             [
                 AccessRecord(
@@ -426,6 +440,14 @@ class WorklistReader:
                 for c in page
             ]
         )
+
+
+def _has_package(diagnoses: SourceResult | None, kind: PackageKind) -> bool:
+    """An active diagnosis of ``kind`` among what the source said (before consent)."""
+    return diagnoses is not None and any(
+        isinstance(d, DiagnosisRecord) and d.active and package_kind(d.code) is kind
+        for d in diagnoses.records
+    )
 
 
 def _statuses(results: Mapping[SearchKey, Mapping[str, SourceResult]]) -> list[SourceStatus]:

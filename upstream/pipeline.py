@@ -11,6 +11,10 @@
    (``stale: true``), else with ``ok: false``.
 
 It never raises for a failing source: one source down never takes the plan down.
+
+Each call is one span, ``search <source> <type>`` (OpenTelemetry's API: a no-op without
+an SDK): the cache's answer (``fresh``, ``stale`` or ``miss``), the outcome, the retries
+and pages of the upstream search, and how many patients it carried. Counts only: no CPR.
 """
 
 from __future__ import annotations
@@ -18,15 +22,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 
-from connectors import Connector, SearchKey
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+from connectors import Connector, Fetched, SearchKey
 from core.cpr import pseudonymise_cpr
 from core.errors import UpstreamBadResponse, UpstreamError
 from core.metrics import Metrics
 from core.records import Record
 from core.tracebacks import format_traceback
+from core.tracing import span
 
 from .cache import CacheEntry, SourceCache
 from .resilience import Resilience
@@ -34,6 +42,8 @@ from .resilience import Resilience
 __all__ = ["SourcePipeline", "SourceResult"]
 
 log = logging.getLogger(__name__)
+
+_tracer = trace.get_tracer("minplan.upstream")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,16 @@ class SourceResult:
     error: str | None = None
     stale: bool = False
     cached: bool = False
+
+
+@dataclass(slots=True)
+class _Upstream:
+    """What one search's upstream calls did, for its span."""
+
+    calls: int = 0
+    attempts: int = 0
+    pages: int = 0
+    error: str | None = None
 
 
 class SourcePipeline:
@@ -95,6 +115,16 @@ class SourcePipeline:
 
     async def fetch(self, key: SearchKey, cprs: Sequence[str]) -> list[SourceResult]:
         """The results of one search for many patients, in the order of ``cprs``."""
+        with span(_tracer, f"search {key[0]} {key[1]}") as current:
+            upstream = _Upstream()
+            results = await self._fetch(key, cprs, upstream)
+            if current.is_recording():
+                _describe(current, key, len(set(cprs)), results, upstream)
+            return results
+
+    async def _fetch(
+        self, key: SearchKey, cprs: Sequence[str], upstream: _Upstream
+    ) -> list[SourceResult]:
         results: dict[str, SourceResult] = {}
         joined: dict[str, asyncio.Future[SourceResult]] = {}
         lookup = []
@@ -126,7 +156,7 @@ class SourcePipeline:
             owned.append(cpr)
         if owned:
             try:
-                fetched = await self._fetch_upstream(key, owned, refs, stale)
+                fetched = await self._fetch_upstream(key, owned, refs, stale, upstream)
             except BaseException:  # cancelled: joiners get a failure, never a hang
                 self._settle(key, {c: SourceResult((), ok=False, error="cancelled") for c in owned})
                 raise
@@ -148,15 +178,20 @@ class SourcePipeline:
         cprs: list[str],
         refs: Mapping[str, str],
         stale: Mapping[str, CacheEntry],
+        upstream: _Upstream,
     ) -> dict[str, SourceResult]:
         source, resource_type = key
         connector = self.connectors[source]
         started = time.perf_counter()
+        upstream.calls += 1
+
+        def attempt() -> Awaitable[Fetched]:
+            upstream.attempts += 1
+            return connector.fetch(resource_type, cprs)
+
         try:
             fetched = await self.resilience.call(
-                source,
-                lambda: connector.fetch(resource_type, cprs),
-                retry_within=connector.fhir.timeout,
+                source, attempt, retry_within=connector.fhir.timeout
             )
         except Exception as exc:
             if isinstance(exc, UpstreamBadResponse) and len(cprs) > 1:
@@ -167,9 +202,10 @@ class SourcePipeline:
                     source, resource_type, len(cprs), exc.reason,
                 )  # fmt: skip
                 parts = await asyncio.gather(
-                    *(self._fetch_upstream(key, [cpr], refs, stale) for cpr in cprs)
+                    *(self._fetch_upstream(key, [cpr], refs, stale, upstream) for cpr in cprs)
                 )
                 return {cpr: result for part in parts for cpr, result in part.items()}
+            upstream.error = type(exc).__name__
             if isinstance(exc, UpstreamError):
                 reason, label = exc.reason, type(exc).__name__
                 log.warning("source %s %s failed: %s", source, resource_type, reason)
@@ -191,6 +227,7 @@ class SourcePipeline:
                     out[cpr] = SourceResult((), ok=False, latency_ms=ms, error=reason)
             return out
         elapsed = time.perf_counter() - started
+        upstream.pages += fetched.pages
         self.metrics.child(self.metrics.source_latency, source, resource_type).observe(elapsed)
         if fetched.skipped:
             self.metrics.child(self.metrics.bad_resources, source, resource_type).inc(
@@ -203,3 +240,40 @@ class SourcePipeline:
         )
         ms = elapsed * 1000
         return {cpr: SourceResult(recs, ok=True, latency_ms=ms) for cpr, recs in by_cpr.items()}
+
+
+def _describe(
+    span: Span,
+    key: SearchKey,
+    patients: int,
+    results: Sequence[SourceResult],
+    upstream: _Upstream,
+) -> None:
+    """The search's span attributes: names of configuration and counts, never a patient."""
+    failed = sum(not r.ok for r in results)
+    stale = sum(r.stale for r in results)
+    fresh = sum(r.cached for r in results)
+    if fresh == len(results):
+        cache = "fresh"
+    elif stale:
+        cache = "stale"
+    else:
+        cache = "miss"
+    span.set_attributes(
+        {
+            "minplan.source": key[0],
+            "minplan.resource_type": key[1],
+            "minplan.patients": patients,
+            "minplan.cache": cache,
+            "minplan.cache.fresh": fresh,
+            "minplan.cache.stale": stale,
+            "minplan.upstream.calls": upstream.calls,
+            "minplan.upstream.retries": upstream.attempts - upstream.calls,
+            "minplan.upstream.pages": upstream.pages,
+            "minplan.outcome": "failed" if failed else ("stale" if stale else "ok"),
+        }
+    )
+    if upstream.error is not None:
+        span.set_attribute("error.type", upstream.error)
+    if failed:
+        span.set_status(Status(StatusCode.ERROR))
