@@ -12,12 +12,22 @@ timers added, each closing the connection when it fires:
   ``MINPLAN_BODY_TIMEOUT``.
 
 A head larger than the body limit plus 16 KiB of headers is refused with HTTP 431.
-``minplan serve`` uses :func:`server_config` in one process and in each worker.
+``minplan serve`` uses :func:`server_config` and :class:`GracefulServer` in one process and
+in each worker, on sockets it binds itself (:func:`listen`) before it says it is ready.
+
+Shutdown (contract §4): on SIGTERM uvicorn stops accepting, closes idle connections, and
+lets requests in flight finish for up to ``MINPLAN_SHUTDOWN_GRACE_S``; then the app's
+lifespan closes the services (the access log last), and the process exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -25,7 +35,14 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from .settings import Settings
 
-__all__ = ["HEADERS_ALLOWANCE", "GuardedHttpToolsProtocol", "guarded_protocol", "server_config"]
+__all__ = [
+    "HEADERS_ALLOWANCE",
+    "GracefulServer",
+    "GuardedHttpToolsProtocol",
+    "guarded_protocol",
+    "listen",
+    "server_config",
+]
 
 #: Bytes a request head may hold beyond its query string: the headers, a token included.
 HEADERS_ALLOWANCE = 16 * 1024
@@ -156,7 +173,63 @@ def server_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Confi
         app,
         http=protocol,
         timeout_keep_alive=settings.keep_alive_timeout,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
         server_header=False,
         log_config=None,
         **options,
     )
+
+
+#: Connections the kernel queues for a listening socket before refusing more.
+BACKLOG = 2048
+
+
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening, for uvicorn to serve on.
+
+    Bound here, before the server says it is ready, so a busy port is one ``OSError``
+    (``EADDRINUSE``) to report rather than a traceback from inside uvicorn. Without
+    ``reuse_port`` the bind fails whenever any other socket listens on the port, with
+    ``SO_REUSEPORT`` or not: that is how a second ``minplan serve`` finds the first.
+
+    Raises:
+        OSError: the address is taken, not local, or not allowed (a port below 1024).
+    """
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # SO_REUSEADDR: a port whose last connections linger in TIME_WAIT is free to reuse;
+        # on Linux it never lets two sockets listen on one port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, exiting 0 after a graceful stop on SIGTERM or SIGINT.
+
+    uvicorn re-raises the signal once it has shut down, so the process would end killed by
+    SIGTERM (exit status 143, or -15 for a parent): an orchestrator reads that as a crash.
+    The contract asks for exit 0 after a clean shutdown, so the signals are handled here
+    and not raised again.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only
+            return
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
