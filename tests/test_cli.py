@@ -289,7 +289,6 @@ def _listener(port: int, *, reuse_port: bool) -> socket.socket:
     ("reuse_port", "workers"),
     [
         pytest.param(False, "1", id="plain-listener-one-process"),
-        pytest.param(False, "2", id="plain-listener-workers"),
         pytest.param(True, "1", id="reuseport-listener-one-process"),
         pytest.param(True, "2", id="reuseport-listener-workers"),
     ],

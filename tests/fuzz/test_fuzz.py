@@ -73,7 +73,7 @@ CPR_TEXT = re.compile(r"(?<!\d)(\d{6})[- ]?(\d{4})(?!\d)")
 #: Every CPR number the demo's data holds: its named people and the clinic's list.
 DEMO_CPRS = frozenset(PATIENTS) | frozenset(LISTED) | frozenset(UNLISTED)
 #: More for a deeper run: FUZZ_EXAMPLES=2000 .venv/bin/pytest tests/fuzz
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 DEADLINE = timedelta(seconds=5)
 
 
