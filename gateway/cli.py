@@ -8,6 +8,7 @@ import ipaddress
 import os
 import socket
 import sys
+import threading
 from collections.abc import Collection, Sequence
 
 __all__ = ["main"]
@@ -39,7 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .logs import configure_logging
-    from .server import GracefulServer, listen, server_config
+    from .server import GracefulServer, catch_stop_signals, listen, server_config
     from .settings import Settings, explain
 
     try:
@@ -77,6 +78,7 @@ def _serve(args: argparse.Namespace) -> int:
             sockets = [listen(host, args.port)]
     except OSError as exc:
         return _cannot_listen(host, args.port, exc)
+    stopped = catch_stop_signals()  # a SIGTERM from here on is a graceful stop
     if settings.demo:
         print(
             f"Min Plan demo: playground at http://{self_host}:{args.port}/graphql "
@@ -87,12 +89,12 @@ def _serve(args: argparse.Namespace) -> int:
         # Each worker process builds its own app (and HTTP pool) from the environment.
         os.environ["MINPLAN_SELF_URL"] = f"http://{self_host}:{args.port}"
         os.environ["MINPLAN_SERVE_REQUEST_LOG"] = "1" if args.request_log else "0"
-        return _serve_workers(sockets, request_log=args.request_log)
+        return _serve_workers(sockets, stopped, request_log=args.request_log)
     from .runtime import tune_gc
 
     tune_gc()
     config = server_config(app, settings, host=host, port=args.port, access_log=args.request_log)
-    GracefulServer(config).run(sockets=sockets)
+    GracefulServer(config, stopped=stopped).run(sockets=sockets)
     return 0
 
 
@@ -122,20 +124,24 @@ def _worker_sockets(host: str, port: int, workers: int) -> list[socket.socket]:
 
 
 def _worker(sock: socket.socket, request_log: bool) -> None:
-    from .server import GracefulServer, server_config
+    from .server import GracefulServer, catch_stop_signals, server_config
     from .settings import Settings
 
+    stopped = catch_stop_signals()
     config = server_config("gateway.asgi:app", Settings(), factory=True, access_log=request_log)
-    GracefulServer(config).run(sockets=[sock])
+    GracefulServer(config, stopped=stopped).run(sockets=[sock])
 
 
-def _serve_workers(sockets: list[socket.socket], *, request_log: bool) -> int:
+def _serve_workers(
+    sockets: list[socket.socket], stopped: threading.Event, *, request_log: bool
+) -> int:
     """A worker process for each socket, all listening on the same port (``SO_REUSEPORT``).
 
     Not uvicorn's ``--workers``: there all workers accept from one shared socket, and
     keep-alive clients pile onto whichever worker accepted first. With a socket each, the
     kernel spreads connections. SIGTERM or SIGINT here stops each worker gracefully; the
-    exit code is 0 when every worker stopped cleanly.
+    exit code is 0 when every worker stopped cleanly. A worker that the stop reached while
+    it was still starting ends by the signal before serving anything: that is clean too.
     """
     import multiprocessing
     import signal
@@ -146,22 +152,28 @@ def _serve_workers(sockets: list[socket.socket], *, request_log: bool) -> int:
         for n, sock in enumerate(sockets)
     ]
 
-    def stop(signum: int, _frame: object) -> None:
+    def stop(_signum: int, _frame: object) -> None:
+        stopped.set()
         for process in processes:
             if process.is_alive():
                 process.terminate()  # SIGTERM: the worker's graceful shutdown
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for process in processes:
-        process.start()
+    if not stopped.is_set():  # no stop came while this process started
+        for process in processes:
+            process.start()
+        if stopped.is_set():  # one came while the workers were being started
+            stop(signal.SIGTERM, None)
     for sock in sockets:
         # The worker holds its own copy. Closed here, a worker's socket closes with the
         # worker, and the kernel stops queueing connections for it.
         sock.close()
     for process in processes:
-        process.join()
-    return 0 if all(p.exitcode == 0 for p in processes) else 1
+        if process.pid is not None:
+            process.join()
+    clean = (0, -signal.SIGTERM) if stopped.is_set() else (0,)
+    return 0 if all(p.exitcode in clean for p in processes if p.pid is not None) else 1
 
 
 def _token_misuse(args: argparse.Namespace, known_orgs: Collection[str]) -> str | None:

@@ -37,8 +37,10 @@ from .settings import Settings
 
 __all__ = [
     "HEADERS_ALLOWANCE",
+    "STOP_SIGNALS",
     "GracefulServer",
     "GuardedHttpToolsProtocol",
+    "catch_stop_signals",
     "guarded_protocol",
     "listen",
     "server_config",
@@ -212,6 +214,26 @@ def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
+#: The signals that stop the server gracefully.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def catch_stop_signals() -> threading.Event:
+    """From now on, SIGTERM or SIGINT is remembered instead of ending the process at once.
+
+    Called once the port is bound: an orchestrator may stop the server while it still
+    starts, and :class:`GracefulServer` given the event then stops as soon as it has started.
+    """
+    stop = threading.Event()
+
+    def remember(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, remember)
+    return stop
+
+
 class GracefulServer(uvicorn.Server):
     """uvicorn's server, exiting 0 after a graceful stop on SIGTERM or SIGINT.
 
@@ -219,15 +241,25 @@ class GracefulServer(uvicorn.Server):
     SIGTERM (exit status 143, or -15 for a parent): an orchestrator reads that as a crash.
     The contract asks for exit 0 after a clean shutdown, so the signals are handled here
     and not raised again.
+
+    Args:
+        config: uvicorn's config (see :func:`server_config`).
+        stopped: set by :func:`catch_stop_signals` when a stop came before the server ran;
+            it then starts, and stops again at once.
     """
+
+    def __init__(self, config: uvicorn.Config, *, stopped: threading.Event | None = None) -> None:
+        super().__init__(config)
+        self._stopped_early = stopped
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         if threading.current_thread() is not threading.main_thread():
             yield  # signals reach the main thread only
             return
-        stops = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in stops}
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        if self._stopped_early is not None and self._stopped_early.is_set():
+            self.should_exit = True
         try:
             yield
         finally:

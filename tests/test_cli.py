@@ -325,6 +325,7 @@ def test_a_second_server_with_workers_refuses_the_port_of_a_running_one(tmp_path
 @pytest.mark.parametrize("workers", [pytest.param("1", id="one-process"),
                                      pytest.param("2", id="workers")])  # fmt: skip
 def test_the_ready_banner_prints_once_the_port_listens(tmp_path: Path, workers: str) -> None:
+    """And a SIGTERM right then, while the app may still be starting, is a clean stop."""
     port = free_port()
     process = subprocess.Popen(  # noqa: S603
         [str(MINPLAN), "serve", "--port", str(port), "--workers", workers, "--no-request-log"],
