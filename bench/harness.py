@@ -141,7 +141,7 @@ class Harness:
             probe = [PY, "-m", "bench.gcprobe", str(gc_file)]
             command = probe if workers == 1 else [str(Path(PY).with_name("minplan"))]
         argv = [*command, "serve", "--host", "127.0.0.1", "--port", str(port)]
-        argv += ["--workers", str(workers), "--no-access-log"]
+        argv += ["--workers", str(workers), "--no-request-log"]
         proc = self.start(name, argv, env, cwd=code)
         self.gc_files[proc.pid] = gc_file
         url = f"http://127.0.0.1:{port}"

@@ -12,12 +12,22 @@ timers added, each closing the connection when it fires:
   ``MINPLAN_BODY_TIMEOUT``.
 
 A head larger than the body limit plus 16 KiB of headers is refused with HTTP 431.
-``minplan serve`` uses :func:`server_config` in one process and in each worker.
+``minplan serve`` uses :func:`server_config` and :class:`GracefulServer` in one process and
+in each worker, on sockets it binds itself (:func:`listen`) before it says it is ready.
+
+Shutdown (contract §4): on SIGTERM uvicorn stops accepting, closes idle connections, and
+lets requests in flight finish for up to ``MINPLAN_SHUTDOWN_GRACE_S``; then the app's
+lifespan closes the services (the access log last), and the process exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -27,7 +37,16 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from .edge import error_body
 from .settings import Settings
 
-__all__ = ["HEADERS_ALLOWANCE", "GuardedHttpToolsProtocol", "guarded_protocol", "server_config"]
+__all__ = [
+    "HEADERS_ALLOWANCE",
+    "STOP_SIGNALS",
+    "GracefulServer",
+    "GuardedHttpToolsProtocol",
+    "catch_stop_signals",
+    "guarded_protocol",
+    "listen",
+    "server_config",
+]
 
 #: Bytes a request head may hold beyond its query string: the headers, a token included.
 HEADERS_ALLOWANCE = 16 * 1024
@@ -173,7 +192,93 @@ def server_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Confi
         app,
         http=protocol,
         timeout_keep_alive=settings.keep_alive_timeout,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
         server_header=False,
         log_config=None,
         **options,
     )
+
+
+#: Connections the kernel queues for a listening socket before refusing more.
+BACKLOG = 2048
+
+
+def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to ``host:port`` and listening, for uvicorn to serve on.
+
+    Bound here, before the server says it is ready, so a busy port is one ``OSError``
+    (``EADDRINUSE``) to report rather than a traceback from inside uvicorn. Without
+    ``reuse_port`` the bind fails whenever any other socket listens on the port, with
+    ``SO_REUSEPORT`` or not: that is how a second ``minplan serve`` finds the first.
+
+    Raises:
+        OSError: the address is taken, not local, or not allowed (a port below 1024).
+    """
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # SO_REUSEADDR: a port whose last connections linger in TIME_WAIT is free to reuse;
+        # on Linux it never lets two sockets listen on one port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+#: The signals that stop the server gracefully.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def catch_stop_signals() -> threading.Event:
+    """From now on, SIGTERM or SIGINT is remembered instead of ending the process at once.
+
+    Called once the port is bound: an orchestrator may stop the server while it still
+    starts, and :class:`GracefulServer` given the event then stops as soon as it has started.
+    """
+    stop = threading.Event()
+
+    def remember(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, remember)
+    return stop
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, exiting 0 after a graceful stop on SIGTERM or SIGINT.
+
+    uvicorn re-raises the signal once it has shut down, so the process would end killed by
+    SIGTERM (exit status 143, or -15 for a parent): an orchestrator reads that as a crash.
+    The contract asks for exit 0 after a clean shutdown, so the signals are handled here
+    and not raised again.
+
+    Args:
+        config: uvicorn's config (see :func:`server_config`).
+        stopped: set by :func:`catch_stop_signals` when a stop came before the server ran;
+            it then starts, and stops again at once.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, stopped: threading.Event | None = None) -> None:
+        super().__init__(config)
+        self._stopped_early = stopped
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals reach the main thread only
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        if self._stopped_early is not None and self._stopped_early.is_set():
+            self.should_exit = True
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

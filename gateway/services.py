@@ -129,7 +129,10 @@ def auth_config(settings: Settings, demo_jwks: Path | None) -> tuple[str, str]:
     if settings.auth_issuer and settings.auth_jwks_url:
         return settings.auth_issuer, settings.auth_jwks_url
     if demo_jwks is None:  # Settings refuse this with real sources; the demo has its key
-        raise ConfigError("Config MINPLAN_AUTH_ISSUER and MINPLAN_AUTH_JWKS_URL are missing.")
+        raise ConfigError(
+            "Config MINPLAN_AUTH_ISSUER and MINPLAN_AUTH_JWKS_URL are missing: their default, "
+            "the demo's dev issuer, holds for the embedded demo only."
+        )
     from .devtokens import DEV_ISSUER
 
     return DEV_ISSUER, demo_jwks.as_uri()
@@ -305,6 +308,10 @@ async def open_services(
     try:
         yield services
     finally:
+        # Shutdown (contract §4): the server has let requests in flight finish, so every
+        # access-log entry they owed is written; what the cache deferred goes out before
+        # it closes, and the access log closes after everything that could write to it.
+        await cache.flush()
         await verifier.aclose()
         await services.rate_limiter.aclose()
         await cache.close()

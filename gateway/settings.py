@@ -140,6 +140,13 @@ class Settings(BaseSettings):
         None, description="per caller, e.g. 120/minute or 10/second; 600/hour; unset: none"
     )
 
+    # Shutdown (contract §4): how long requests in flight may run on after SIGTERM.
+    # Whole seconds, as uvicorn takes them; keep it below the orchestrator's own grace
+    # period, so the server, not a SIGKILL, ends the requests that overrun it.
+    shutdown_grace_s: int = Field(
+        10, ge=1, le=300, description="whole seconds requests in flight may take after SIGTERM"
+    )
+
     log_level: str = "INFO"
 
     @field_validator("source_timeouts", "cache_ttls")
@@ -202,7 +209,11 @@ class Settings(BaseSettings):
                 )
             )
         problems += [
-            (name, "missing, and has no default when real sources are configured")
+            (
+                name,
+                "missing: required when real sources are configured (its default, the "
+                "demo's dev issuer, holds for the embedded demo only)",
+            )
             for name in ("auth_issuer", "auth_jwks_url")
             if not getattr(self, name)
         ]

@@ -17,7 +17,7 @@ from tests.demo_server import Server, demo_server
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with demo_server(tmp_path_factory.mktemp("e2e"), "--no-access-log") as running:
+    with demo_server(tmp_path_factory.mktemp("e2e"), "--no-request-log") as running:
         yield running
 
 
