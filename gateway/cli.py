@@ -248,9 +248,13 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _schema(_args: argparse.Namespace) -> int:
-    from schema import export_sdl
+def _schema(args: argparse.Namespace) -> int:
+    from schema import build_schema, export_sdl
+    from schema.possible_types import possible_types_json
 
+    if args.possible_types:
+        sys.stdout.write(possible_types_json(build_schema()._schema))
+        return 0
     sys.stdout.write(export_sdl())
     return 0
 
@@ -367,6 +371,12 @@ def _parser() -> argparse.ArgumentParser:
         "schema",
         help="print the GraphQL schema (SDL)",
         description="Print the served GraphQL schema (SDL); schema/minplan.graphql holds it.",
+    )
+    schema.add_argument(
+        "--possible-types",
+        action="store_true",
+        help="print each interface's and union's object types as JSON instead, in the shape "
+        "of Apollo Client's InMemoryCache({ possibleTypes })",
     )
     schema.set_defaults(func=_schema)
 

@@ -36,6 +36,7 @@ from .extensions import (
     mask_unexpected_errors,
 )
 from .query import Query
+from .scalars import schema_config
 from .types.care import Course, Measurement, Medication
 from .types.items import (
     Appointment,
@@ -151,6 +152,7 @@ def build_schema(
         extensions=list(extensions),
         execution_context_class=AcyclicExecutionContext,
         document_cache=documents,
+        config=schema_config(),
     )
     mark_direct_leaves(schema._schema)
     return schema
