@@ -141,9 +141,11 @@ class SqliteAccessLog(SqlAccessLog):
         # isolation_level=None: autocommit, every INSERT is its own committed transaction.
         db = await aiosqlite.connect(self._path, isolation_level=None)
         try:
+            # The wait first: switching to WAL needs a lock another process starting at the
+            # same moment may hold, and without a busy timeout that fails at once.
+            await db.execute_fetchall(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             await db.execute_fetchall("PRAGMA journal_mode=WAL")
             await db.execute_fetchall("PRAGMA synchronous=FULL")
-            await db.execute_fetchall(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         except BaseException:
             await db.close()
             raise
