@@ -17,6 +17,7 @@ __all__ = [
     "MEASUREMENT_ORIGIN",
     "PACKAGE_NAMES",
     "PRIORITY",
+    "SECTIONS",
     "SOURCE_NOTICES",
     "TRIAGE",
     "course_status",
@@ -33,6 +34,17 @@ PACKAGE_NAMES = {
     "LOW_BACK_PAIN": "Kroniske lænderygsmerter",
     "TYPE2_DIABETES": "Type 2-diabetes",
     "HEART_DISEASE": "Hjertesygdom",
+}
+
+#: Consent classes (the access log's "what was seen") → Danish.
+SECTIONS = {
+    "diagnoses": "diagnoser",
+    "appointments": "aftaler",
+    "journal": "journalnotater",
+    "goals": "mål og forløb",
+    "prevention": "forebyggelse",
+    "measurements": "målinger",
+    "medication": "medicin",
 }
 
 #: Triage level → (the word, the CSS class that colours it). Never colour alone.
