@@ -42,6 +42,26 @@ _PING_BUSY_TIMEOUT_S = 1.0
 _ROW = ("id", *COLUMNS)
 
 
+async def _switch_to_wal(db: aiosqlite.Connection) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting for a process that holds the lock it needs.
+
+    SQLite may answer "database is locked" to this pragma at once, without calling its busy
+    handler (another process starting on the same new file, say), so the busy timeout does
+    not cover it: it is retried here, for as long as that timeout.
+    """
+    deadline = asyncio.get_running_loop().time() + _BUSY_TIMEOUT_MS / 1000
+    delay = 0.01
+    while True:
+        try:
+            await db.execute_fetchall("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 def _utc_text(moment: datetime) -> str:
     # Always "YYYY-MM-DDTHH:MM:SS.ffffff+00:00": text order is time order.
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
@@ -141,10 +161,8 @@ class SqliteAccessLog(SqlAccessLog):
         # isolation_level=None: autocommit, every INSERT is its own committed transaction.
         db = await aiosqlite.connect(self._path, isolation_level=None)
         try:
-            # The wait first: switching to WAL needs a lock another process starting at the
-            # same moment may hold, and without a busy timeout that fails at once.
             await db.execute_fetchall(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
-            await db.execute_fetchall("PRAGMA journal_mode=WAL")
+            await _switch_to_wal(db)
             await db.execute_fetchall("PRAGMA synchronous=FULL")
         except BaseException:
             await db.close()
