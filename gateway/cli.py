@@ -7,10 +7,10 @@ import argparse
 import errno
 import ipaddress
 import os
-import socket
 import sys
-import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
+
+from .token_command import demo_people, token_command
 
 __all__ = ["main"]
 
@@ -43,6 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .logs import configure_logging
     from .server import GracefulServer, catch_stop_signals, listen, server_config
     from .settings import Settings, explain
+    from .workers import serve_workers, worker_sockets
 
     try:
         settings = Settings()
@@ -74,7 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Bound before the banner: the banner is true once printed, and a busy port is one line.
     try:
         if args.workers > 1:
-            sockets = _worker_sockets(host, args.port, args.workers)
+            sockets = worker_sockets(host, args.port, args.workers)
         else:
             sockets = [listen(host, args.port)]
     except OSError as exc:
@@ -90,161 +91,12 @@ def _serve(args: argparse.Namespace) -> int:
         # Each worker process builds its own app (and HTTP pool) from the environment.
         os.environ["MINPLAN_SELF_URL"] = f"http://{self_host}:{args.port}"
         os.environ["MINPLAN_SERVE_REQUEST_LOG"] = "1" if args.request_log else "0"
-        return _serve_workers(sockets, stopped, request_log=args.request_log)
+        return serve_workers(sockets, stopped, request_log=args.request_log)
     from .runtime import tune_gc
 
     tune_gc()
     config = server_config(app, settings, host=host, port=args.port, access_log=args.request_log)
     GracefulServer(config, stopped=stopped).run(sockets=sockets)
-    return 0
-
-
-def _worker_sockets(host: str, port: int, workers: int) -> list[socket.socket]:
-    """One ``SO_REUSEPORT`` socket per worker, once nothing else listens on the port.
-
-    With ``SO_REUSEPORT`` the kernel lets any number of sockets of the same user listen on
-    one port and splits connections between them: a second ``minplan serve --workers N``
-    would start beside a stale one and take part of its traffic. So the port is first
-    bound without it, which fails when anything listens there, then let go for the workers.
-
-    Raises:
-        OSError: the port is taken, or cannot be bound.
-    """
-    from .server import listen
-
-    listen(host, port).close()
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(workers):
-            sockets.append(listen(host, port, reuse_port=True))
-    except BaseException:
-        for sock in sockets:
-            sock.close()
-        raise
-    return sockets
-
-
-def _worker(sock: socket.socket, request_log: bool) -> None:
-    import signal
-
-    # Until the app's lifespan takes SIGHUP (a reload), one forwarded early must not kill us.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-
-    from .server import GracefulServer, catch_stop_signals, server_config
-    from .settings import Settings
-
-    stopped = catch_stop_signals()
-    config = server_config("gateway.asgi:app", Settings(), factory=True, access_log=request_log)
-    GracefulServer(config, stopped=stopped).run(sockets=[sock])
-
-
-def _serve_workers(
-    sockets: list[socket.socket], stopped: threading.Event, *, request_log: bool
-) -> int:
-    """A worker process for each socket, all listening on the same port (``SO_REUSEPORT``).
-
-    Not uvicorn's ``--workers``: there all workers accept from one shared socket, and
-    keep-alive clients pile onto whichever worker accepted first. With a socket each, the
-    kernel spreads connections. SIGTERM or SIGINT here stops each worker gracefully; the
-    exit code is 0 when every worker stopped cleanly. A worker that the stop reached while
-    it was still starting ends by the signal before serving anything: that is clean too.
-    """
-    import multiprocessing
-    import signal
-
-    spawn = multiprocessing.get_context("spawn")
-    processes = [
-        spawn.Process(target=_worker, args=(sock, request_log), name=f"minplan-worker-{n}")
-        for n, sock in enumerate(sockets)
-    ]
-
-    def stop(_signum: int, _frame: object) -> None:
-        stopped.set()
-        for process in processes:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: the worker's graceful shutdown
-
-    def forward(signum: int, _frame: object) -> None:
-        # SIGHUP reloads the trusted documents; each worker holds its own copy.
-        for process in processes:
-            if process.is_alive() and process.pid is not None:
-                os.kill(process.pid, signum)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGHUP, forward)
-    if not stopped.is_set():  # no stop came while this process started
-        for process in processes:
-            process.start()
-        if stopped.is_set():  # one came while the workers were being started
-            stop(signal.SIGTERM, None)
-    for sock in sockets:
-        # The worker holds its own copy. Closed here, a worker's socket closes with the
-        # worker, and the kernel stops queueing connections for it.
-        sock.close()
-    for process in processes:
-        if process.pid is not None:
-            process.join()
-    clean = (0, -signal.SIGTERM) if stopped.is_set() else (0,)
-    return 0 if all(p.exitcode in clean for p in processes if p.pid is not None) else 1
-
-
-def _token_misuse(args: argparse.Namespace, known_orgs: Collection[str]) -> str | None:
-    """Why these token options do not go together, or None when they do.
-
-    An option meant for the other role would otherwise be dropped without a word, and a
-    mistyped organisation would make a token that the demo serves no patients to.
-    """
-    if args.role == "citizen":
-        given = [flag for flag, value in (("--org", args.org), ("--org-name", args.org_name))
-                 if value is not None]  # fmt: skip
-        if args.allow_unknown_org:
-            given.append("--allow-unknown-org")
-        if given:
-            return f"{' and '.join(given)} belong to --role clinician; a citizen has only --cpr"
-        return None
-    if args.cpr is not None:
-        return "--cpr belongs to --role citizen; a clinician has --org (their SOR code)"
-    if args.org is not None and args.org not in known_orgs and not args.allow_unknown_org:
-        return (
-            f"--org {args.org} is not one of the demo's organisations "
-            f"({', '.join(known_orgs)}); add --allow-unknown-org to make the token anyway"
-        )
-    return None
-
-
-def _token(args: argparse.Namespace) -> int:
-    from core.errors import ConfigError
-    from demo.people import CLINICIANS, ORGS, PATIENTS
-
-    from .devtokens import DevIssuer
-
-    misuse = _token_misuse(args, ORGS)
-    if misuse is not None:
-        print(f"minplan token: {misuse}", file=sys.stderr)
-        return 2
-    name = args.name
-    org_name = args.org_name
-    if args.role == "citizen" and name is None and args.cpr in PATIENTS:
-        name = PATIENTS[args.cpr]
-    if args.role == "clinician":
-        if org_name is None and args.org in ORGS:
-            org_name = ORGS[args.org]
-        if name is None:
-            name = CLINICIANS.get(args.org, "Demo Kliniker")
-    try:
-        token = DevIssuer().issue(
-            role=args.role,
-            cpr=args.cpr,
-            org=args.org,
-            org_name=org_name,
-            name=name,
-            ttl=args.ttl,
-        )
-    except (ValueError, ConfigError) as exc:  # bad input, or an unreadable key file
-        print(f"minplan token: {exc}", file=sys.stderr)
-        return 2
-    print(token)
     return 0
 
 
@@ -264,7 +116,7 @@ def _documents_build(args: argparse.Namespace) -> int:
 
     from schema import build_schema
 
-    from .documents import manifest_json, read_document
+    from .documents_build import manifest_json, read_document
 
     schema = build_schema()._schema
     try:
@@ -279,17 +131,6 @@ def _documents_build(args: argparse.Namespace) -> int:
     count = len({d.id for d in documents})
     print(f"{count} document{'' if count == 1 else 's'} in {output}", file=sys.stderr)
     return 0
-
-
-def _demo_people() -> str:
-    from demo.people import CLINICIANS, ORGS, PATIENTS
-
-    lines = ["The embedded demo's people (--role citizen --cpr CPR):"]
-    lines += [f"  {cpr}  {name}" for cpr, name in PATIENTS.items()]
-    lines.append("and organisations (--role clinician --org SOR), with their clinician:")
-    lines += [f"  {sor}  {ORGS[sor]} ({CLINICIANS[sor]})" for sor in ORGS]
-    lines.append("See the README's demo table for what each one shows.")
-    return "\n".join(lines)
 
 
 class _DeprecatedNoAccessLog(argparse.Action):
@@ -354,7 +195,7 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser(
         "token",
         help="print a dev token the embedded demo accepts",
-        description=_demo_people(),
+        description=demo_people(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     token.add_argument("--role", choices=["citizen", "clinician"], required=True)
@@ -365,7 +206,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--org-name", help="organisation name (clinicians; default: the demo's)")
     token.add_argument("--name", help="the person's name")
     token.add_argument("--ttl", type=float, default=12 * 3600, help="seconds (default 12 h)")
-    token.set_defaults(func=_token)
+    token.set_defaults(func=token_command)
 
     schema = sub.add_parser(
         "schema",

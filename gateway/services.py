@@ -15,26 +15,23 @@ from pathlib import Path
 
 import httpx
 
-from connectors import CONNECTOR_CLASSES, Connector, FhirClient
-from connectors.listing import ListingConnector
+from connectors import CONNECTOR_CLASSES
 from core.errors import ConfigError
 from core.localtime import fixed_day_clock, system_clock
 from core.metrics import Metrics
 from demo import data as demo_data
 from plans.audit import AccessLog, open_access_log
-from plans.consent import source_cache_ttls
 from plans.reader import PlanReader
 from plans.viewer import Viewer
 from plans.worklist import WorklistReader
 from schema import Context
 from upstream.cache import SourceCache
-from upstream.listing import ListingSource
 from upstream.loaders import BatchLoaders, RequestLoaders
 from upstream.pipeline import SourcePipeline
-from upstream.resilience import Resilience
 
+from . import wiring
 from .auth import TokenVerifier
-from .ratelimit import RateLimiter, parse_rate_limit
+from .ratelimit import RateLimiter
 from .settings import SOURCE_NAMES, Settings
 
 __all__ = [
@@ -138,100 +135,6 @@ def auth_config(settings: Settings, demo_jwks: Path | None) -> tuple[str, str]:
     return DEV_ISSUER, demo_jwks.as_uri()
 
 
-def _rate_limiter(settings: Settings) -> RateLimiter:
-    if settings.rate_limit is None:
-        return RateLimiter()
-    redis = settings.cache_url if settings.cache_url.startswith(("redis://", "rediss://")) else None
-    return RateLimiter(
-        parse_rate_limit(settings.rate_limit),
-        redis_url=redis,
-        pseudonym_key=settings.pseudonym_key.encode(),
-    )
-
-
-def _transport(settings: Settings) -> httpx.AsyncBaseTransport:
-    limits = httpx.Limits(
-        max_connections=settings.http_max_connections,
-        max_keepalive_connections=settings.http_max_connections,
-    )
-    if settings.http_transport == "aiohttp":
-        # httpcore's pool assignment is quadratic under concurrency; aiohttp's connector is
-        # not. The httpx API (and respx in tests) stays the same.
-        from connectors.transport import SourceTransport
-
-        return SourceTransport(limits=limits)
-    return httpx.AsyncHTTPTransport(limits=limits)
-
-
-def _fhir_client(
-    settings: Settings, upstream: httpx.AsyncBaseTransport, name: str, url: str
-) -> FhirClient:
-    return FhirClient(
-        upstream,
-        source=name,
-        base_url=url,
-        timeout=settings.timeout_for(name),
-        page_size=settings.listing_page_size if name == "listing" else settings.source_page_size,
-        max_pages=settings.source_max_pages,
-    )
-
-
-def _listing(
-    settings: Settings,
-    upstream: httpx.AsyncBaseTransport,
-    url: str | None,
-    *,
-    resilience: Resilience,
-    metrics: Metrics,
-) -> ListingSource | None:
-    if url is None:
-        return None
-    return ListingSource(
-        ListingConnector(_fhir_client(settings, upstream, "listing", url)),
-        resilience=resilience,
-        metrics=metrics,
-        fresh_ttl=settings.ttl_for("listing"),
-        stale_ttl=settings.stale_ttl,
-    )
-
-
-def _pipeline(
-    settings: Settings,
-    upstream: httpx.AsyncBaseTransport,
-    urls: Mapping[str, str],
-    *,
-    cache: SourceCache,
-    metrics: Metrics,
-) -> SourcePipeline:
-    connectors: dict[str, Connector] = {}
-    for name, url in urls.items():
-        if name in CONNECTOR_CLASSES:  # the listing is searched by clinic: see _listing
-            connectors[name] = CONNECTOR_CLASSES[name](_fhir_client(settings, upstream, name, url))
-    ttls = {
-        name: source_cache_ttls(
-            name,
-            fresh=settings.ttl_for(name),
-            stale=settings.stale_ttl,
-            consent_fresh_at_most=settings.consent_cache_ttl,
-        )
-        for name in connectors
-    }
-    return SourcePipeline(
-        connectors,
-        metrics=metrics,
-        cache=cache,
-        resilience=Resilience(
-            metrics=metrics,
-            breaker_threshold=settings.breaker_threshold,
-            breaker_cooldown=settings.breaker_cooldown,
-            retries=settings.retries,
-        ),
-        pseudonym_key=settings.pseudonym_key.encode(),
-        fresh_ttl={n: fresh for n, (fresh, _stale) in ttls.items()},
-        stale_ttl={n: stale for n, (_fresh, stale) in ttls.items()},
-    )
-
-
 @contextlib.asynccontextmanager
 async def open_services(
     settings: Settings,
@@ -244,7 +147,7 @@ async def open_services(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Services]:
     """Open every long-lived service, yield them, and close them in reverse."""
-    upstream = transport or _transport(settings)
+    upstream = transport or wiring.transport(settings)
     http = httpx.AsyncClient(transport=upstream)  # JWKS fetches; closes `upstream` too
     access_log = open_access_log(settings.audit_url)
     await access_log.start()
@@ -261,7 +164,7 @@ async def open_services(
         max_age=max(settings.stale_ttl, 1.0),
         max_entries=settings.cache_max_entries,
     )
-    pipeline = _pipeline(settings, upstream, source_urls, cache=cache, metrics=metrics)
+    pipeline = wiring.pipeline(settings, upstream, source_urls, cache=cache, metrics=metrics)
     # The demo's data is dated around its own day: its alerts are as of that day.
     clock = fixed_day_clock(demo_data.BASE_DAY) if settings.demo else system_clock
     services = Services(
@@ -281,7 +184,7 @@ async def open_services(
         ),
         worklists=WorklistReader(
             pipeline=pipeline,
-            listing=_listing(
+            listing=wiring.listing_source(
                 settings,
                 upstream,
                 listing_url,
@@ -298,7 +201,7 @@ async def open_services(
         ),
         metrics=metrics,
         loaders=BatchLoaders(pipeline, max_batch_size=settings.source_batch_size),
-        rate_limiter=_rate_limiter(settings),
+        rate_limiter=wiring.rate_limiter(settings),
     )
     log.info(
         "Min Plan gateway ready (%s sources, access log %s)",
