@@ -12,7 +12,6 @@ test is skipped, except under CI, where it fails.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,46 +22,14 @@ from pathlib import Path
 import pytest
 
 from demo.people import ORG_HOSPITAL, PATIENT_BLOCKS
+from tests.clients.node import install_node_modules, require_tool
 from tests.demo_server import Server, demo_server
 
 PROJECT = Path(__file__).with_name("apollo")
 SCRIPT = PROJECT / "cache-views.mjs"
-STAMP = PROJECT / "node_modules" / ".minplan-lock-sha256"
-INSTALL_TIMEOUT = 300
 RUN_TIMEOUT = 60
 REASON = "Akut indlagt med åndenød, behov for KOL-status"
 LIS_NOTES = {"note-lis-ward", "note-lis-gp", "note-lis-physio"}
-_FALSY = frozenset({"", "0", "false", "no", "off"})
-
-
-def require_tool(available: bool, why: str) -> None:
-    """Skip locally, fail in CI (as ``tests.services.require_service`` does for services)."""
-    if available:
-        return
-    if os.environ.get("CI", "").strip().lower() not in _FALSY:
-        pytest.fail(f"{why} (CI set: the Apollo Client test is required)", pytrace=False)
-    pytest.skip(why)
-
-
-def install_node_modules(npm: str) -> None:
-    """``npm ci`` when node_modules is missing or was installed from another lock file."""
-    lock = hashlib.sha256((PROJECT / "package-lock.json").read_bytes()).hexdigest()
-    if STAMP.is_file() and STAMP.read_text().strip() == lock:
-        return
-    try:
-        done = subprocess.run(  # noqa: S603
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=PROJECT,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        require_tool(False, f"npm ci did not finish within {INSTALL_TIMEOUT} s")
-        return
-    require_tool(done.returncode == 0, f"npm ci failed: {done.stderr.strip()[-2000:]}")
-    STAMP.write_text(lock)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +38,7 @@ def apollo_project() -> str:
     node, npm = shutil.which("node"), shutil.which("npm")
     require_tool(node is not None and npm is not None, "node and npm are needed, not found")
     assert node is not None and npm is not None
-    install_node_modules(npm)
+    install_node_modules(npm, PROJECT)
     return node
 
 

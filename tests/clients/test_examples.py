@@ -16,7 +16,6 @@ them it is skipped, except under CI, where it fails.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -30,15 +29,13 @@ import pytest
 
 from demo.people import PATIENT_COPD
 from gateway.devtokens import DEV_ISSUER, DevIssuer
-from tests.clients.test_apollo_cache import require_tool
+from tests.clients.node import INSTALL_TIMEOUT, install_node_modules, require_tool
 from tests.demo_server import MINPLAN, Server, demo_server, free_port, wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 TYPESCRIPT = EXAMPLES / "typescript"
 PYTHON_EXAMPLE = EXAMPLES / "python" / "plan.py"
-STAMP = TYPESCRIPT / "node_modules" / ".minplan-lock-sha256"
-INSTALL_TIMEOUT = 300
 RUN_TIMEOUT = 120
 #: The sources the demo serves over HTTP, which the degraded gateway reads.
 LIVE_SOURCES = ("diagnoses", "careplan", "consent")
@@ -103,23 +100,7 @@ def npm() -> str:
     node, npm = shutil.which("node"), shutil.which("npm")
     require_tool(node is not None and npm is not None, "node and npm are needed, not found")
     assert npm is not None
-    lock = hashlib.sha256((TYPESCRIPT / "package-lock.json").read_bytes()).hexdigest()
-    if STAMP.is_file() and STAMP.read_text().strip() == lock:
-        return npm
-    try:
-        done = subprocess.run(  # noqa: S603
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=TYPESCRIPT,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        require_tool(False, f"npm ci did not finish within {INSTALL_TIMEOUT} s")
-        raise
-    require_tool(done.returncode == 0, f"npm ci failed: {done.stderr.strip()[-2000:]}")
-    STAMP.write_text(lock)
+    install_node_modules(npm, TYPESCRIPT)
     return npm
 
 
