@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 import pytest
 
 from core.codes import CPR_SYSTEM, SOR_SYSTEM
+from demo.sources import create_sources_app
 from tests.conftest import FaultyTransport, Gateway, MakeGateway
 from tests.fhir_v2 import Res, condition, consent_block
 
@@ -123,6 +125,12 @@ def clinic() -> Clinic:
     c.elsewhere = c.listed("Anden Læge", org=OTHER_GP)  # type: ignore[attr-defined]
     c.add("diagnoses", copd(c.elsewhere, 10))  # type: ignore[attr-defined]
     return c
+
+
+@pytest.fixture
+def faulty(clinic: Clinic) -> FaultyTransport:
+    """Chosen sources failing on demand in front of the clinic's sources (``faults[...]``)."""
+    return FaultyTransport(httpx.ASGITransport(app=create_sources_app(clinic.resources)))
 
 
 async def worklist(gw: Gateway, token: str, **variables: Any) -> dict[str, Any]:
@@ -352,13 +360,8 @@ async def test_an_entry_shows_the_package_a_plan_read_shows(
 
 
 async def test_consent_down_refuses_the_whole_list(
-    make_gateway: MakeGateway, clinic: Clinic, faulty: FaultyTransport
+    make_gateway: MakeGateway, faulty: FaultyTransport
 ) -> None:
-    import httpx
-
-    from demo.sources import create_sources_app
-
-    faulty.inner = httpx.ASGITransport(app=create_sources_app(clinic.resources))
     faulty.faults["consent"] = 503
     async with make_gateway(transport=faulty) as gw:
         body = await gw.data(WORKLIST, gw.clinician(GP), {"kind": "COPD"})
@@ -368,13 +371,8 @@ async def test_consent_down_refuses_the_whole_list(
 
 @pytest.mark.parametrize("fault", [503, "junk", "refused"])
 async def test_a_failing_source_empties_its_sections_for_every_entry_and_is_reported(
-    make_gateway: MakeGateway, clinic: Clinic, faulty: FaultyTransport, fault: int | str
+    make_gateway: MakeGateway, faulty: FaultyTransport, fault: int | str
 ) -> None:
-    import httpx
-
-    from demo.sources import create_sources_app
-
-    faulty.inner = httpx.ASGITransport(app=create_sources_app(clinic.resources))
     faulty.faults["appointments"] = fault
     async with make_gateway(transport=faulty) as gw:
         body = await gw.data(WORKLIST, gw.clinician(GP), {"kind": "COPD"})
@@ -388,13 +386,8 @@ async def test_a_failing_source_empties_its_sections_for_every_entry_and_is_repo
 
 
 async def test_listing_down_is_source_unavailable(
-    make_gateway: MakeGateway, clinic: Clinic, faulty: FaultyTransport
+    make_gateway: MakeGateway, faulty: FaultyTransport
 ) -> None:
-    import httpx
-
-    from demo.sources import create_sources_app
-
-    faulty.inner = httpx.ASGITransport(app=create_sources_app(clinic.resources))
     faulty.faults["listing"] = 500
     async with make_gateway(transport=faulty) as gw:
         body = await gw.data(WORKLIST, gw.clinician(GP), {"kind": "COPD"})
