@@ -82,14 +82,13 @@ class PageBase:
         self._patients = dict(patients or {})
         self._render = Renderer(demo=signin is not None)
         self._render.env.globals.update(
-            format_cpr=format_cpr,
             package_names=PACKAGE_NAMES,
             triage=TRIAGE,
             alert_kinds=ALERT_KINDS,
             source_notices=SOURCE_NOTICES,
             max_reason_length=MAX_REASON_LENGTH,
-            group_measurements=group_measurements,
         )
+        self._render.env.filters.update(cpr=format_cpr, by_code=group_measurements)
 
     @property
     def demo(self) -> bool:

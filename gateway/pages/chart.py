@@ -27,6 +27,14 @@ _WIDTH, _HEIGHT = 320, 150
 _LEFT, _RIGHT, _TOP, _BOTTOM = 44, 12, 12, 28
 
 _NUMBER = r"(-?\d+(?:[.,]\d+)?)"
+_PLOT_W, _PLOT_H = _WIDTH - _LEFT - _RIGHT, _HEIGHT - _TOP - _BOTTOM
+#: The two axes: the same for every chart.
+_AXES = (
+    f'<line class="chart-axis" x1="{_LEFT}" x2="{_LEFT}" y1="{_TOP}" y2="{_TOP + _PLOT_H}"/>'
+    f'<line class="chart-axis" x1="{_LEFT}" x2="{_LEFT + _PLOT_W}" '
+    f'y1="{_TOP + _PLOT_H}" y2="{_TOP + _PLOT_H}"/>'
+)
+
 _TARGET = re.compile(rf"^\s*(<=|>=|≤|≥|<|>)?\s*{_NUMBER}(?:\s*[–—-]\s*{_NUMBER})?")
 
 
@@ -80,13 +88,16 @@ def value_chart(series: Sequence[Mapping[str, Any]], *, title_id: str) -> Markup
     None when no value is a number.
     """
     points = sorted(
-        ((parse_date(m["at"]), float(m["value"]), m) for m in series if m.get("value") is not None),
-        key=lambda p: _timestamp(p[0]),
+        (
+            (_timestamp(parse_date(m["at"])), float(m["value"]), m)
+            for m in series
+            if m.get("value") is not None
+        ),
+        key=_first,
     )
     if not points:
         return None
     newest = points[-1][2]
-    unit = newest.get("unit") or ""
     target = parse_target(newest.get("target"))
     values = [v for _, v, _ in points]
     bounds = [b for b in (target.low, target.high) if b is not None] if target else []
@@ -95,78 +106,77 @@ def value_chart(series: Sequence[Mapping[str, Any]], *, title_id: str) -> Markup
         low, high = low - 1, high + 1
     pad = (high - low) * 0.12
     low, high = low - pad, high + pad
-    plot_w, plot_h = _WIDTH - _LEFT - _RIGHT, _HEIGHT - _TOP - _BOTTOM
-    times = [_timestamp(at) for at, _, _ in points]
-    span = (times[-1] - times[0]) or 1.0
-
-    def x(t: float) -> float:
-        return _LEFT + (plot_w / 2 if len(points) == 1 else (t - times[0]) / span * plot_w)
+    first_t = points[0][0]
+    span = (points[-1][0] - first_t) or 1.0
+    height = high - low
 
     def y(v: float) -> float:
-        return _TOP + (high - v) / (high - low) * plot_h
+        return _TOP + (high - v) / height * _PLOT_H
 
     parts: list[str] = []
     if target is not None:
         top = y(target.high) if target.high is not None else _TOP
-        bottom = y(target.low) if target.low is not None else _TOP + plot_h
+        bottom = y(target.low) if target.low is not None else _TOP + _PLOT_H
         parts.append(
-            f'<rect class="chart-target" x="{_LEFT}" y="{top:.1f}" width="{plot_w}" '
+            f'<rect class="chart-target" x="{_LEFT}" y="{top:.1f}" width="{_PLOT_W}" '
             f'height="{max(bottom - top, 1):.1f}"/>'
         )
         for bound in (target.low, target.high):
             if bound is not None:
                 parts.append(
-                    f'<line class="chart-target-line" x1="{_LEFT}" x2="{_LEFT + plot_w}" '
+                    f'<line class="chart-target-line" x1="{_LEFT}" x2="{_LEFT + _PLOT_W}" '
                     f'y1="{y(bound):.1f}" y2="{y(bound):.1f}"/>'
                 )
-    parts.append(
-        f'<line class="chart-axis" x1="{_LEFT}" x2="{_LEFT}" y1="{_TOP}" y2="{_TOP + plot_h}"/>'
-        f'<line class="chart-axis" x1="{_LEFT}" x2="{_LEFT + plot_w}" '
-        f'y1="{_TOP + plot_h}" y2="{_TOP + plot_h}"/>'
-    )
+    parts.append(_AXES)
     for tick in (low + pad, high - pad):
+        # A number of our own making: nothing in it to escape.
         parts.append(
             f'<text class="chart-label" x="{_LEFT - 4}" y="{y(tick) + 4:.1f}" '
-            f'text-anchor="end">{escape(danish_number(round(tick, 2)))}</text>'
+            f'text-anchor="end">{danish_number(round(tick, 2))}</text>'
         )
-    coords = [(x(t), y(v)) for t, (_, v, _) in zip(times, points, strict=True)]
-    if len(coords) > 1:
-        path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
+    if len(points) == 1:
+        coords = [(f"{_LEFT + _PLOT_W / 2:.1f}", f"{y(points[0][1]):.1f}")]
+    else:
+        coords = [
+            (f"{_LEFT + (t - first_t) / span * _PLOT_W:.1f}", f"{y(v):.1f}") for t, v, _ in points
+        ]
+        path = " ".join(f"{cx},{cy}" for cx, cy in coords)
         parts.append(f'<polyline class="chart-line" points="{path}"/>')
     for (cx, cy), (_, _, m) in zip(coords, points, strict=True):
         kind = _verdict(m.get("onTarget"), "on", "off") or "unknown"
-        parts.append(
-            f'<circle class="chart-point chart-point-{kind}" cx="{cx:.1f}" cy="{cy:.1f}" r="4"/>'
-        )
+        parts.append(f'<circle class="chart-point chart-point-{kind}" cx="{cx}" cy="{cy}" r="4"/>')
     first_day, last_day = danish_day(points[0][2]["at"]), danish_day(newest["at"])
     parts.append(
         f'<text class="chart-label" x="{_LEFT}" y="{_HEIGHT - 8}">{escape(first_day)}</text>'
     )
     if len(points) > 1:
         parts.append(
-            f'<text class="chart-label" x="{_LEFT + plot_w}" y="{_HEIGHT - 8}" '
+            f'<text class="chart-label" x="{_LEFT + _PLOT_W}" y="{_HEIGHT - 8}" '
             f'text-anchor="end">{escape(last_day)}</text>'
         )
     name = newest.get("display") or newest.get("code") or "Værdi"
-    title = f"{name} over tid"
-    desc = _describe(points, unit=unit, target_text=newest.get("target"))
+    desc = _describe(points, newest, first_day, last_day)
+    tid = escape(title_id)
     svg = (
         f'<svg class="chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
-        f'aria-labelledby="{escape(title_id)}-t {escape(title_id)}-d" '
-        f'xmlns="http://www.w3.org/2000/svg">'
-        f'<title id="{escape(title_id)}-t">{escape(title)}</title>'
-        f'<desc id="{escape(title_id)}-d">{escape(desc)}</desc>' + "".join(parts) + "</svg>"
+        f'aria-labelledby="{tid}-t {tid}-d" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="{tid}-t">{escape(name)} over tid</title>'
+        f'<desc id="{tid}-d">{escape(desc)}</desc>' + "".join(parts) + "</svg>"
     )
     return Markup(svg)  # noqa: S704 - every value in it is escaped above or a number
 
 
 def _describe(
-    points: Sequence[tuple[Any, float, Mapping[str, Any]]], *, unit: str, target_text: str | None
+    points: Sequence[tuple[float, float, Mapping[str, Any]]],
+    newest: Mapping[str, Any],
+    first: str,
+    last: str,
 ) -> str:
-    newest = points[-1][2]
+    """The chart in words; ``first`` and ``last`` are the first and last days as shown."""
     count = len(points)
+    unit = newest.get("unit") or ""
+    target_text = newest.get("target")
     value = f"{danish_number(points[-1][1])} {unit}".strip()
-    first, last = danish_day(points[0][2]["at"]), danish_day(newest["at"])
     span = f"{count} målinger fra {first} til {last}." if count > 1 else f"1 måling den {last}."
     words = [span, f"Seneste værdi: {value} den {last}."]
     if target_text:
@@ -179,6 +189,10 @@ def _describe(
     else:
         words.append("Der er intet mål for værdien.")
     return " ".join(words)
+
+
+def _first(point: tuple[float, float, Mapping[str, Any]]) -> float:
+    return point[0]
 
 
 def _verdict(on_target: object, on: str, off: str) -> str | None:

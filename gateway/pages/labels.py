@@ -6,6 +6,7 @@ without a word here is shown as it is, rather than hidden.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
 from core.localtime import COPENHAGEN
@@ -27,6 +28,7 @@ __all__ = [
     "medication_status",
     "offer_status",
     "parse_date",
+    "word_for",
 ]
 
 PACKAGE_NAMES = {
@@ -117,6 +119,20 @@ _OFFER_STATUS = {
 }
 
 
+def word_for(table: Mapping[str, str]) -> Callable[[str], str]:
+    """A template filter: a code's word in ``table``, or the code as it is.
+
+    >>> word_for(PACKAGE_NAMES)("COPD"), word_for(PACKAGE_NAMES)("OTHER")
+    ('KOL', 'OTHER')
+    """
+    get = table.get
+
+    def word(code: str) -> str:
+        return get(code, code)
+
+    return word
+
+
 def course_status(code: str) -> str:
     return _COURSE_STATUS.get(code, code)
 
@@ -160,4 +176,5 @@ def danish_datetime(value: str | None) -> str:
     if not isinstance(parsed, datetime):
         return danish_date(parsed)
     local = parsed.astimezone(COPENHAGEN) if parsed.tzinfo else parsed
-    return f"{danish_date(local.date())} kl. {local:%H.%M}"
+    # Not ``f"{local:%H.%M}"``: strftime is the slow way to write two numbers.
+    return f"{danish_date(local.date())} kl. {local.hour:02d}.{local.minute:02d}"

@@ -8,12 +8,13 @@ style, no other host. ``SecurityHeaders`` (``gateway/edge.py``) adds ``no-store`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from core.localtime import COPENHAGEN
@@ -45,6 +46,10 @@ def is_web_url(value: object) -> bool:
     return isinstance(value, str) and value.lower().startswith(("https://", "http://"))
 
 
+def _chart(series: Sequence[Mapping[str, Any]], title_id: str) -> Markup | None:
+    return value_chart(series, title_id=title_id)
+
+
 class Renderer:
     """Renders a template of ``gateway/templates`` into an HTML response with the headers."""
 
@@ -58,16 +63,25 @@ class Renderer:
             # The templates ship with the code: no file check on every render.
             auto_reload=False,
         )
-        self.env.globals.update(
-            demo=demo,
-            labels=labels,
-            value_chart=value_chart,
-        )
+        self.env.globals["demo"] = demo
         self.env.tests["web_url"] = is_web_url
+        # Filters rather than calls: the template calls a filter directly, where a call
+        # (``labels.goal_status(g.status)``) goes through the context's call machinery.
         self.env.filters.update(
             day=labels.danish_day,
             datetime=labels.danish_datetime,
             number=danish_number,
+            chart=_chart,
+            package_name=labels.word_for(labels.PACKAGE_NAMES),
+            alert_kind=labels.word_for(labels.ALERT_KINDS),
+            priority=labels.word_for(labels.PRIORITY),
+            appointment_status=labels.word_for(labels.APPOINTMENT_STATUS),
+            origin=labels.word_for(labels.MEASUREMENT_ORIGIN),
+            section=labels.word_for(labels.SECTIONS),
+            course_status=labels.course_status,
+            goal_status=labels.goal_status,
+            medication_status=labels.medication_status,
+            offer_status=labels.offer_status,
         )
 
     def page(
