@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ _AXES = (
     f'y1="{_TOP + _PLOT_H}" y2="{_TOP + _PLOT_H}"/>'
 )
 
+_TARGET_LINE = f'<line class="chart-target-line" x1="{_LEFT}" x2="{_LEFT + _PLOT_W}"'
+_TICK = f'<text class="chart-label" x="{_LEFT - 4}" y="'
+
 _TARGET = re.compile(rf"^\s*(<=|>=|≤|≥|<|>)?\s*{_NUMBER}(?:\s*[–—-]\s*{_NUMBER})?")
 
 
@@ -46,6 +50,8 @@ class Target:
     high: float | None
 
 
+# A target's text is one of a few per measured code: its bounds are worked out once.
+@functools.lru_cache(maxsize=1024)
 def parse_target(text: str | None) -> Target | None:
     """The bounds a target's text names: ``"< 53 mmol/mol"``, ``"110–130 mmHg"``, ``"≥ 400 m"``.
 
@@ -87,21 +93,20 @@ def value_chart(series: Sequence[Mapping[str, Any]], *, title_id: str) -> Markup
     ``series`` holds one code's measurements as the API gives them (newest first is fine).
     None when no value is a number.
     """
-    points = sorted(
-        (
-            (_timestamp(parse_date(m["at"])), float(m["value"]), m)
-            for m in series
-            if m.get("value") is not None
-        ),
-        key=_first,
-    )
+    points = [
+        (_timestamp(parse_date(m["at"])), float(value), m)
+        for m in series
+        if (value := m.get("value")) is not None
+    ]
     if not points:
         return None
+    points.sort(key=_first)
     newest = points[-1][2]
     target = parse_target(newest.get("target"))
     values = [v for _, v, _ in points]
-    bounds = [b for b in (target.low, target.high) if b is not None] if target else []
-    low, high = min(values + bounds), max(values + bounds)
+    if target is not None:
+        values += [b for b in (target.low, target.high) if b is not None]
+    low, high = min(values), max(values)
     if high == low:
         low, high = low - 1, high + 1
     pad = (high - low) * 0.12
@@ -123,24 +128,22 @@ def value_chart(series: Sequence[Mapping[str, Any]], *, title_id: str) -> Markup
         )
         for bound in (target.low, target.high):
             if bound is not None:
-                parts.append(
-                    f'<line class="chart-target-line" x1="{_LEFT}" x2="{_LEFT + _PLOT_W}" '
-                    f'y1="{y(bound):.1f}" y2="{y(bound):.1f}"/>'
-                )
-    parts.append(_AXES)
-    for tick in (low + pad, high - pad):
-        # A number of our own making: nothing in it to escape.
-        parts.append(
-            f'<text class="chart-label" x="{_LEFT - 4}" y="{y(tick) + 4:.1f}" '
-            f'text-anchor="end">{danish_number(round(tick, 2))}</text>'
-        )
+                at = f"{y(bound):.1f}"
+                parts.append(f'{_TARGET_LINE} y1="{at}" y2="{at}"/>')
+    # The ticks are numbers of our own making: nothing in them to escape.
+    parts.append(
+        f'{_AXES}{_TICK}{y(low + pad) + 4:.1f}" text-anchor="end">'
+        f"{danish_number(round(low + pad, 2))}</text>"
+        f'{_TICK}{y(high - pad) + 4:.1f}" text-anchor="end">'
+        f"{danish_number(round(high - pad, 2))}</text>"
+    )
     if len(points) == 1:
         coords = [(f"{_LEFT + _PLOT_W / 2:.1f}", f"{y(points[0][1]):.1f}")]
     else:
         coords = [
             (f"{_LEFT + (t - first_t) / span * _PLOT_W:.1f}", f"{y(v):.1f}") for t, v, _ in points
         ]
-        path = " ".join(f"{cx},{cy}" for cx, cy in coords)
+        path = " ".join([f"{cx},{cy}" for cx, cy in coords])
         parts.append(f'<polyline class="chart-line" points="{path}"/>')
     for (cx, cy), (_, _, m) in zip(coords, points, strict=True):
         kind = _verdict(m.get("onTarget"), "on", "off") or "unknown"

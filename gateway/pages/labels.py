@@ -6,6 +6,7 @@ without a word here is shown as it is, rather than hidden.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 
@@ -160,16 +161,34 @@ def parse_date(value: str | None) -> date | datetime | None:
 
 def danish_day(value: str | date | None) -> str:
     """``"2027-01-04"`` (or a date-time, in Copenhagen) → ``"4. januar 2027"``; "" for none."""
-    parsed = parse_date(value) if isinstance(value, str) or value is None else value
-    if parsed is None:
+    if isinstance(value, str):
+        return _day(value)
+    if value is None:
         return ""
-    if isinstance(parsed, datetime):
-        parsed = parsed.astimezone(COPENHAGEN).date() if parsed.tzinfo else parsed.date()
-    return danish_date(parsed)
+    return _local_day(value)
 
 
 def danish_datetime(value: str | None) -> str:
     """An API date-time in Copenhagen's time, the Danish way: ``"18. januar 2027 kl. 10.00"``."""
+    return _datetime(value) if value else ""
+
+
+# A date's words depend on the date's text alone, so they are remembered: a page writes the
+# same few dates many times, and the words hold nothing of whoever asked.
+@functools.lru_cache(maxsize=4096)
+def _day(value: str) -> str:
+    parsed = parse_date(value)
+    return "" if parsed is None else _local_day(parsed)
+
+
+def _local_day(value: date) -> str:
+    if isinstance(value, datetime):
+        value = value.astimezone(COPENHAGEN).date() if value.tzinfo else value.date()
+    return danish_date(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _datetime(value: str) -> str:
     parsed = parse_date(value)
     if parsed is None:
         return ""
