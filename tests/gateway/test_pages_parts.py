@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from graphql import parse, validate
 
 from gateway.pages import DOCUMENTS, CsrfTokens
 from gateway.pages.chart import Target, danish_number, parse_target, value_chart
 from gateway.pages.csrf import MAX_AGE
-from gateway.pages.labels import danish_datetime, danish_day
+from gateway.pages.labels import PACKAGE_NAMES, danish_datetime, danish_day, word_for
 from gateway.pages.render import is_web_url
 from schema import build_schema
 
@@ -77,6 +79,21 @@ def test_dates_are_danish_and_in_copenhagen_time() -> None:
     assert danish_day("2027-01-04") == "4. januar 2027"
     assert danish_datetime("2027-01-18T09:00:00+00:00") == "18. januar 2027 kl. 10.00"
     assert danish_day("2026-12-31T23:30:00+00:00") == "1. januar 2027"
+
+
+def test_dates_read_again_give_the_same_words() -> None:
+    # The words of a date's text are remembered: the second reading must not differ.
+    for _ in range(2):
+        assert danish_datetime("2027-07-04T06:05:00+00:00") == "4. juli 2027 kl. 08.05"
+        assert danish_datetime("2027-07-04T23:59:00") == "4. juli 2027 kl. 23.59"
+        assert danish_datetime("2027-07-04") == "4. juli 2027"
+        assert danish_datetime(None) == danish_day(None) == ""
+        assert danish_day(date(2027, 7, 4)) == danish_day("2027-07-04") == "4. juli 2027"
+
+
+def test_a_code_without_a_word_is_shown_as_it_is() -> None:
+    words = word_for(PACKAGE_NAMES)
+    assert (words("COPD"), words("ASTHMA")) == ("KOL", "ASTHMA")
 
 
 class Clock:
