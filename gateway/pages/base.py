@@ -134,9 +134,12 @@ class PageBase:
         context: Mapping[str, Any],
         *,
         status: int = 200,
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
         defaults = {"signed_in": None, "signout_csrf": None, "path": request.url.path}
-        response = self._render.page(template, {**defaults, **context}, status=status)
+        response = self._render.page(
+            template, {**defaults, **context}, status=status, headers=headers
+        )
         if session.new:
             response.set_cookie(
                 SESSION_COOKIE,
@@ -174,7 +177,9 @@ class PageBase:
     def _error(self, request: Request, error: PageError) -> Response:
         session = self._session(request)
         context = {"error": error}
-        return self._page(request, session, "error.html", context, status=error.status)
+        return self._page(
+            request, session, "error.html", context, status=error.status, headers=error.headers
+        )
 
 
 def group_measurements(measurements: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

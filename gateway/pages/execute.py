@@ -4,6 +4,12 @@ The same schema, the same per-request context over the app's services
 (:func:`gateway.graphql_http.request_context`), so consent, the access log and every limit
 apply to a page read exactly as to an API read. What the API answers as an error beside
 (or instead of) the data becomes a page's HTTP status and a Danish sentence here.
+
+Each execution counts one request against the viewer's rate limit, in the same count as
+``/graphql``: the pages are no way around it. Over it, the page is a 429 with
+``Retry-After``, before the context is made, so nothing is read or logged. The request
+latency metric (``minplan_graphql_request_seconds``) stays the API's: it has no route
+label, and a page's time includes rendering, so mixing the two would blur both.
 """
 
 from __future__ import annotations
@@ -19,8 +25,9 @@ from plans.viewer import Viewer
 
 from ..graphql_http import request_context
 from ..services import Services
+from ..tracing import note_outcome
 
-__all__ = ["DOCUMENTS", "Answer", "PageError", "execute_document"]
+__all__ = ["DOCUMENTS", "Answer", "PageError", "execute_document", "rate_limited"]
 
 QUERIES_DIR = Path(__file__).resolve().parent / "queries"
 
@@ -31,13 +38,30 @@ DOCUMENTS: dict[str, str] = {
 
 
 class PageError(Exception):
-    """A page cannot be shown: its HTTP status and what to tell the person, in Danish."""
+    """A page cannot be shown: its HTTP status and what to tell the person, in Danish.
 
-    def __init__(self, status: int, title: str, message: str) -> None:
+    ``headers`` go on the error page's answer (a 429's ``Retry-After``).
+    """
+
+    def __init__(
+        self, status: int, title: str, message: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(title)
         self.status = status
         self.title = title
         self.message = message
+        self.headers = dict(headers or {})
+
+
+def rate_limited(retry_after: int) -> PageError:
+    """The page for a viewer over the rate limit: 429, ``Retry-After`` and when to retry."""
+    unit = "sekund" if retry_after == 1 else "sekunder"
+    return PageError(
+        429,
+        "For mange opslag",
+        f"Du har hentet oplysninger mange gange på kort tid. Prøv igen om {retry_after} {unit}.",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 #: An error code that leaves no page to show → (status, title, sentence).
@@ -99,9 +123,13 @@ async def execute_document(
     """Run one of :data:`DOCUMENTS` for ``viewer`` as ``POST /graphql`` would.
 
     Raises:
-        PageError: the answer has no data to show (refused, bad input, consent unavailable…),
-            or an error other than an unavailable source came with it.
+        PageError: the viewer is over the rate limit (429), or the answer has no data to
+            show (refused, bad input, consent unavailable…), or an error other than an
+            unavailable source came with it.
     """
+    if (wait := await services.rate_limiter.retry_after(viewer)) is not None:
+        note_outcome("rate_limited")
+        raise rate_limited(wait)
     context = request_context(services, viewer, request.headers)
     result = await schema.execute(
         DOCUMENTS[document], variable_values=dict(variables), context_value=context

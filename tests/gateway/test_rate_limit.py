@@ -170,3 +170,87 @@ def test_the_setting_is_checked_at_start(value: str, ok: bool) -> None:
     with pytest.raises(ValidationError) as raised:
         Settings(rate_limit=value)
     assert explain(raised.value)[0].startswith("MINPLAN_RATE_LIMIT: must be N/period")
+
+
+# -- the pages: a page read is an API read, counted against the same caller --------------
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def page(gw: Gateway, path: str, token: str) -> int:
+    return (await gw.client.get(path, headers=bearer(token))).status_code
+
+
+async def entries_for(gw: Gateway, cpr: str) -> int:
+    services = gw.app.state.services
+    return len(await services.access_log.entries(services.plans.pseudonym(cpr)))
+
+
+@pytest.mark.parametrize(
+    ("path", "citizen"),
+    [
+        pytest.param("/plan", True, id="own-plan"),
+        pytest.param(f"/plan/{PATIENT_COPD}", False, id="patient-plan"),
+        pytest.param("/worklist", False, id="worklist"),
+        pytest.param("/access-log", True, id="access-log"),
+    ],
+)
+async def test_a_page_read_over_the_limit_is_a_danish_429_page(
+    make_gateway: MakeGateway, path: str, citizen: bool
+) -> None:
+    async with make_gateway(rate_limit="2/minute", cache_ttl=0, stale_ttl=0) as gw:
+        token = gw.citizen(PATIENT_COPD) if citizen else a_clinician(gw)
+        assert [await page(gw, path, token) for _ in range(2)] == [200, 200]
+        asked = len(gw.upstream.requests)
+        refused = await gw.client.get(path, headers=bearer(token))
+        assert len(gw.upstream.requests) == asked  # nothing read
+    assert refused.status_code == 429
+    retry_after = refused.headers["Retry-After"]
+    assert retry_after.isdigit() and 1 <= int(retry_after) <= 60
+    assert refused.headers["content-type"].startswith("text/html")
+    assert '<html lang="da">' in refused.text
+    assert "For mange opslag" in refused.text
+    assert f"Prøv igen om {retry_after} sekund" in refused.text
+
+
+async def test_a_refused_page_read_writes_no_access_log_entry(make_gateway: MakeGateway) -> None:
+    async with make_gateway(rate_limit="2/minute") as gw:
+        token = a_clinician(gw)
+        assert [await page(gw, f"/plan/{PATIENT_COPD}", token) for _ in range(2)] == [200, 200]
+        assert await entries_for(gw, PATIENT_COPD) == 2
+        assert await page(gw, f"/plan/{PATIENT_COPD}", token) == 429
+        assert await entries_for(gw, PATIENT_COPD) == 2
+
+
+async def test_api_reads_and_page_reads_share_one_budget(make_gateway: MakeGateway) -> None:
+    async with make_gateway(rate_limit="3/minute") as gw:
+        api_first, page_first = a_clinician(gw), a_clinician(gw)
+        assert [await read(gw, api_first) for _ in range(3)] == [200, 200, 200]
+        assert await page(gw, f"/plan/{PATIENT_COPD}", api_first) == 429
+        assert [await page(gw, f"/plan/{PATIENT_COPD}", page_first) for _ in range(3)] == [
+            200,
+            200,
+            200,
+        ]
+        assert await read(gw, page_first) == 429
+
+
+async def test_another_viewer_still_reads_pages_when_one_is_refused(
+    make_gateway: MakeGateway,
+) -> None:
+    async with make_gateway(rate_limit="2/minute") as gw:
+        first, second = a_clinician(gw), a_clinician(gw)
+        path = f"/plan/{PATIENT_COPD}"
+        assert [await page(gw, path, first) for _ in range(3)] == [200, 200, 429]
+        assert [await page(gw, path, second) for _ in range(2)] == [200, 200]
+        assert await page(gw, "/plan", gw.citizen(PATIENT_COPD)) == 200
+
+
+async def test_a_page_that_reads_nothing_is_not_counted(make_gateway: MakeGateway) -> None:
+    async with make_gateway(rate_limit="1/minute") as gw:
+        token = a_clinician(gw)
+        # The clinician's look-up form runs no document: nothing to limit.
+        assert [await page(gw, "/plan", token) for _ in range(3)] == [200, 200, 200]
+        assert await page(gw, f"/plan/{PATIENT_COPD}", token) == 200
