@@ -34,6 +34,7 @@ import orjson
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from .coalesce import send_head_with_body
 from .edge import error_body
 from .settings import Settings
 
@@ -111,6 +112,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._head_size = 0
         self._body_timer = self.loop.call_later(self.body_timeout, self._time_out)
         super().on_headers_complete()
+        send_head_with_body(self.cycle)
 
     def on_body(self, body: bytes) -> None:
         if not self._refused:

@@ -23,7 +23,8 @@ from core.cpr import mask_cpr
 from core.tracebacks import format_traceback
 
 from .context import Context
-from .execution import AcyclicExecutionContext, mark_direct_leaves
+from .direct import mark_direct_fields
+from .execution import AcyclicExecutionContext
 from .extensions import (
     DEFAULT_MAX_CHARS,
     DEFAULT_MAX_ENTRY_CHARS,
@@ -154,7 +155,7 @@ def build_schema(
         document_cache=documents,
         config=schema_config(),
     )
-    mark_direct_leaves(schema._schema)
+    mark_direct_fields(schema._schema)
     return schema
 
 

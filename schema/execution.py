@@ -4,25 +4,23 @@ its per-field work for plain attributes."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 from graphql import (
-    GraphQLField,
-    GraphQLLeafType,
-    GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLResolveInfoHelpers,
-    GraphQLSchema,
-    Undefined,
-    is_leaf_type,
-    is_object_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
-from graphql.pyutils import Path
+from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, GroupedFieldSet
+from graphql.execution.executor import invalid_return_type_error
+from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-__all__ = ["AcyclicExecutionContext", "mark_direct_leaves"]
+from .collected import Collected, collected_for
+from .direct import LEAF, NESTED, NO_INFO, SLOW, Leaf, Nested, unusual
+
+__all__ = ["AcyclicExecutionContext"]
 
 
 class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -51,6 +49,8 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # extension hooks each field's resolution, which the shortcut below would skip.
         manager = self.middleware_manager
         self._leaves_direct = manager is None or not manager.middlewares
+        self._collected_known = False
+        self._collected: Collected | None = None
 
     def execute_fields(
         self,
@@ -60,14 +60,18 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: GroupedFieldSet,
         position_context: Any,
     ) -> Any:
-        """graphql-core's, but a plain attribute of a scalar or enum type is read directly.
+        """graphql-core's, but plain attributes are read and completed directly.
 
-        Most of a plan's fields are such leaves, and for each graphql-core makes a response
-        path, builds a resolve info, calls strawberry's wrapper around ``getattr`` and walks
-        ``complete_value``. The shortcut gives the same answer: the attribute, coerced by
-        the same type. Every other field, and a leaf whose value is anything unusual (a
-        null for a non-null field, a value the type refuses, an error), goes to
-        graphql-core, which reports it as it always has. The answer keeps the query's order.
+        Most of a plan's fields are plain attributes: leaves of a scalar or enum type, and
+        objects or lists of objects whose fields are read the same way. For each, graphql-core
+        builds a resolve info, calls strawberry's wrapper around ``getattr`` and walks
+        ``complete_value`` through the list and the object. The shortcut gives the same
+        answer: a leaf's attribute coerced by its type; an object's fields executed here,
+        with graphql-core's own error handling (a null bubbling to the nearest nullable
+        field, each error at its path). Every other field, and a value that is anything
+        unusual (a null for a non-null field, a value the type refuses, an error, an
+        awaitable), goes to graphql-core, which reports it as it always has. The answer keeps
+        the query's order.
         """
         if not self._leaves_direct:
             return super().execute_fields(
@@ -75,24 +79,193 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
             )
         results: dict[str, Any] = {}
         rest: dict[str, FieldDetailsList] = {}
+        pending: dict[str, Awaitable[Any]] = {}
         fields = parent_type.fields
-        for response_name, field_details_list in grouped_field_set.items():
-            field_def = fields.get(field_details_list[0].node.name.value)
-            leaf: _Leaf | None = field_def.extensions.get(_LEAF) if field_def is not None else None
-            value = _SLOW if leaf is None else leaf.read(source_value)
-            if value is _SLOW:
-                rest[response_name] = field_details_list
-            results[response_name] = value  # a placeholder for the rest: keeps the order
-        if not rest:
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                field_def = fields.get(field_details_list[0].node.name.value)
+                value = SLOW
+                if field_def is not None:
+                    extensions = field_def.extensions
+                    leaf: Leaf | None = extensions.get(LEAF)
+                    if leaf is not None:
+                        value = leaf.read(source_value)
+                    elif (nested := extensions.get(NESTED)) is not None:
+                        value = self._nested(
+                            nested, parent_type, source_value, path, response_name,
+                            field_details_list, position_context,
+                        )  # fmt: skip
+                        if value is not SLOW and self.is_awaitable(value):
+                            pending[response_name] = value
+                if value is SLOW:
+                    rest[response_name] = field_details_list
+                results[response_name] = value  # a placeholder for the rest: keeps the order
+        except Exception:
+            if pending:  # a null bubbling past siblings still running, as graphql-core does
+                self.settle_in_background(list(pending.values()))
+            raise
+        if not rest and not pending:
             return results
-        others = super().execute_fields(parent_type, source_value, path, rest, position_context)
-        if isinstance(others, dict):
+        try:
+            others = (
+                super().execute_fields(parent_type, source_value, path, rest, position_context)
+                if rest
+                else {}
+            )
+        except Exception:
+            if pending:
+                self.settle_in_background(list(pending.values()))
+            raise
+        if isinstance(others, dict) and not pending:
             return _merge(results, rest, others)
 
         async def merged() -> dict[str, Any]:
-            return _merge(results, rest, await others)
+            # At once, as graphql-core awaits a selection's fields; the first error cancels
+            # the others.
+            waiting = [*pending.values(), *([] if isinstance(others, dict) else [others])]
+            done = await gather_with_cancel(*waiting)
+            for name, value in zip(pending, done, strict=False):
+                results[name] = value
+            return _merge(results, rest, others if isinstance(others, dict) else done[-1])
 
         return merged()
+
+    def _operation_collected(self) -> Collected | None:
+        if not self._collected_known:
+            self._collected = collected_for(self.operation, self.fragments)
+            self._collected_known = True
+        return self._collected
+
+    def _nested(
+        self,
+        nested: Nested,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        path: Path | None,
+        response_name: str,
+        field_details_list: FieldDetailsList,
+        position_context: Any,
+    ) -> Any:
+        """A plain object or list-of-objects field completed here, or ``SLOW``.
+
+        Errors are handled as graphql-core's ``execute_field`` and list completion handle
+        them (``handle_field_error``: raised on for a non-null type, else recorded and null).
+        """
+        if self._operation_collected() is None:  # directives: graphql-core's @defer, @stream
+            return SLOW
+        try:
+            value = nested.getter(source, nested.name)
+        except Exception:  # graphql-core's path reads it again and reports it
+            return SLOW
+        if value is None:
+            return SLOW if nested.non_null else None
+        if nested.item_type is None:
+            if unusual(value, self.is_awaitable):
+                return SLOW
+            items = None
+        else:
+            if not isinstance(value, list | tuple):
+                return SLOW
+            items = value
+            if any(item is None or unusual(item, self.is_awaitable) for item in items):
+                return SLOW
+        field_path = Path(path, response_name, parent_type.name)
+        subfields = self.collect_subfields(nested.object_type, field_details_list)
+        selected = subfields.grouped_field_set
+        if items is None:
+            return self._object(
+                nested.object_type, nested.return_type, value, field_path, selected,
+                field_details_list, position_context,
+            )  # fmt: skip
+        item_type = nested.item_type
+        assert item_type is not None  # a list field: see _nested()
+        completed: list[Any] = []
+        waiting: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                data = self._object(
+                    nested.object_type, item_type, item, Path(field_path, index, None),
+                    selected, field_details_list, position_context,
+                )  # fmt: skip
+                if self.is_awaitable(data):
+                    waiting.append(index)
+                completed.append(data)
+        except Exception as raw_error:
+            if waiting:
+                self.settle_in_background([completed[i] for i in waiting])
+            self.handle_field_error(raw_error, nested.return_type, field_details_list, field_path)
+            return None
+        if not waiting:
+            return completed
+        return self._await_list(
+            completed, waiting, nested.return_type, field_details_list, field_path
+        )
+
+    def _object(
+        self,
+        object_type: GraphQLObjectType,
+        error_type: GraphQLOutputType,
+        value: Any,
+        path: Path,
+        selected: GroupedFieldSet,
+        field_details_list: FieldDetailsList,
+        position_context: Any,
+    ) -> Any:
+        """One object's selected fields; an error as graphql-core handles it for ``error_type``."""
+        try:
+            if object_type.is_type_of is not None and not object_type.is_type_of(value, NO_INFO):
+                raise invalid_return_type_error(object_type, value, field_details_list)
+            data = self.execute_fields(object_type, value, path, selected, position_context)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, error_type, field_details_list, path)
+            return None
+        if not self.is_awaitable(data):
+            return data
+
+        async def awaited() -> Any:
+            try:
+                return await data
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, error_type, field_details_list, path)
+                return None
+
+        return awaited()
+
+    async def _await_list(
+        self,
+        completed: list[Any],
+        waiting: list[int],
+        return_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        path: Path,
+    ) -> list[Any] | None:
+        try:
+            done = await gather_with_cancel(*(completed[i] for i in waiting))
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        for index, result in zip(waiting, done, strict=True):
+            completed[index] = result
+        return completed
+
+    def collect_subfields(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> CollectedFields:
+        """graphql-core's, remembered across requests of the same parsed operation.
+
+        graphql-core collects each object's sub-selection again in every request. Without
+        directives (``@skip``, ``@include``, ``@defer``) or fragment variables, what it
+        collects depends on the document alone, and the parse cache hands every request
+        of the same query the same nodes: so it is collected once per operation.
+        """
+        memo = self._operation_collected()
+        if memo is None:
+            return super().collect_subfields(return_type, field_details_list)
+        key = (return_type, *(id(details.node) for details in field_details_list))
+        collected = memo.get(key)
+        if collected is None:
+            collected = memo[key] = super().collect_subfields(return_type, field_details_list)
+        return collected
 
 
 def _merge(
@@ -105,72 +278,6 @@ def _merge(
         else:  # graphql-core leaves out a field it could not execute
             del results[name]
     return results
-
-
-#: Marks a leaf's value the shortcut does not give: graphql-core's path must.
-_SLOW: Any = object()
-#: The key in ``GraphQLField.extensions`` (graphql-core's place for such data) of a leaf.
-_LEAF = "minplan-leaf"
-
-
-class _Leaf:
-    """How to read one plain attribute field of a scalar or enum type without a resolver."""
-
-    __slots__ = ("coerce", "getter", "name", "non_null")
-
-    def __init__(
-        self, getter: Callable[[Any, str], Any], name: str, type_: GraphQLLeafType, non_null: bool
-    ) -> None:
-        self.getter, self.name, self.non_null = getter, name, non_null
-        self.coerce = type_.coerce_output_value
-
-    def read(self, source: Any) -> Any:
-        try:
-            value = self.getter(source, self.name)
-        except Exception:  # graphql-core's path reads it again and reports it
-            return _SLOW
-        if value is None:
-            return _SLOW if self.non_null else None
-        if isinstance(value, Exception):
-            return _SLOW
-        try:
-            coerced = self.coerce(value)
-        except Exception:  # as above: reported by graphql-core's path
-            return _SLOW
-        return _SLOW if coerced is None or coerced is Undefined else coerced
-
-
-def mark_direct_leaves(schema: GraphQLSchema) -> None:
-    """Mark every field :meth:`AcyclicExecutionContext.execute_fields` may read directly.
-
-    Those strawberry resolves with its default resolver alone (no resolver of ours, no
-    field extension, no arguments) and whose type is a scalar or an enum, maybe non-null.
-    """
-    for type_ in schema.type_map.values():
-        if not is_object_type(type_) or type_.name.startswith("__"):
-            continue
-        for field in type_.fields.values():
-            leaf = _leaf(field)
-            if leaf is not None:
-                field.extensions[_LEAF] = leaf
-
-
-def _leaf(field: GraphQLField) -> _Leaf | None:
-    definition = field.extensions.get("strawberry-definition")
-    if (
-        definition is None
-        or field.args
-        or not getattr(field.resolve, "_is_default", False)
-        or not definition.is_basic_field
-        or definition.python_name is None
-    ):
-        return None
-    type_, non_null = field.type, False
-    if isinstance(type_, GraphQLNonNull):
-        type_, non_null = type_.of_type, True
-    if not is_leaf_type(type_) or type_.coerce_output_value is None:
-        return None
-    return _Leaf(definition.default_resolver, definition.python_name, type_, non_null)
 
 
 def _alive(ref: weakref.ref[AcyclicExecutionContext]) -> AcyclicExecutionContext:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import strawberry
 
 from plans import model
 
+from .base import instance_of
 from .items import Sourced
 
 __all__ = ["AlertKind", "AlertPriority", "FollowUpAlert"]
@@ -36,14 +36,6 @@ strawberry.enum(
         "YELLOW, LOW for GREEN or no triage the viewer may see."
     ),
 )
-
-
-def _is_alert() -> Any:
-    # Alerts are plan-model objects, not instances of this class.
-    def is_type_of(cls: type, obj: object, _info: object) -> bool:
-        return isinstance(obj, (cls, model.Alert))
-
-    return classmethod(is_type_of)
 
 
 @strawberry.type(
@@ -80,4 +72,4 @@ class FollowUpAlert:
         )
     )
 
-    is_type_of = _is_alert()
+    is_type_of = instance_of(model.Alert)

@@ -10,6 +10,7 @@ import strawberry
 from core import records
 from plans import model
 
+from .base import instance_of
 from .items import Sourced
 
 __all__ = ["Course", "Measurement", "MeasurementOrigin", "Medication", "Organisation"]
@@ -24,14 +25,6 @@ strawberry.enum(
         "e.g. measured at the GP's or in the outpatient clinic."
     ),
 )
-
-
-def _is(*types: type) -> Any:
-    # Items are records or plan-model objects, not instances of these classes.
-    def is_type_of(cls: type, obj: object, _info: object) -> bool:
-        return isinstance(obj, (cls, *types))
-
-    return classmethod(is_type_of)
 
 
 @strawberry.type(description="An organisation of the health service, by SOR code and name.")
@@ -83,7 +76,7 @@ class Course(Sourced):
         )
     )
 
-    is_type_of = _is(records.CourseRecord)
+    is_type_of = instance_of(records.CourseRecord)
 
 
 @strawberry.type(
@@ -117,7 +110,7 @@ class Measurement(Sourced):
             "quantity without a comparator, or a target in words."
         )
     )
-    is_type_of = _is(model.Measurement)
+    is_type_of = instance_of(model.Measurement)
 
 
 @strawberry.type(
@@ -138,4 +131,4 @@ class Medication(Sourced):
     end: dt.date | None = strawberry.field(description="When the patient stopped, if so.")
     dosage: str | None = strawberry.field(description="How to take it, in words.")
     prescriber: str | None = strawberry.field(description="Who prescribed it.")
-    is_type_of = _is(records.MedicationRecord)
+    is_type_of = instance_of(records.MedicationRecord)

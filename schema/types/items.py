@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import strawberry
 
 from core import records
+
+from .base import instance_of
 
 __all__ = [
     "Appointment",
@@ -48,14 +49,6 @@ class Sourced:
     source_id: str = strawberry.field(description="The resource id in that source.")
 
 
-def _is(record_type: type) -> Any:
-    # Items are connector records, not instances of these classes; tell GraphQL which is which.
-    def is_type_of(cls: type, obj: object, _info: object) -> bool:
-        return isinstance(obj, (cls, record_type))
-
-    return classmethod(is_type_of)
-
-
 @strawberry.type(description="A diagnosis behind a care package (or an unrelated active one).")
 class Diagnosis(Sourced):
     code: str = strawberry.field(
@@ -64,7 +57,7 @@ class Diagnosis(Sourced):
     display: str | None = strawberry.field(description="The diagnosis in words.")
     onset: dt.date | None = strawberry.field(description="When it began.")
     recorded_by: str | None = strawberry.field(description="The organisation that recorded it.")
-    is_type_of = _is(records.DiagnosisRecord)
+    is_type_of = instance_of(records.DiagnosisRecord)
 
 
 @strawberry.type(description="The latest triage assessment of a package (red/yellow/green).")
@@ -72,7 +65,7 @@ class Triage(Sourced):
     level: TriageLevel = strawberry.field(description="The follow-up level.")
     assessed_at: dt.datetime = strawberry.field(description="When it was assessed.")
     assessed_by: str | None = strawberry.field(description="Who assessed it (organisation).")
-    is_type_of = _is(records.TriageRecord)
+    is_type_of = instance_of(records.TriageRecord)
 
 
 @strawberry.type(description="A goal agreed between the patient and their GP.")
@@ -83,7 +76,7 @@ class Goal(Sourced):
     status: str = strawberry.field(
         description="FHIR Goal.lifecycleStatus as is (proposed, active, completed…)."
     )
-    is_type_of = _is(records.GoalRecord)
+    is_type_of = instance_of(records.GoalRecord)
 
 
 @strawberry.type(description="An appointment in the course, from any actor.")
@@ -95,7 +88,7 @@ class Appointment(Sourced):
     actor: str | None = strawberry.field(
         description="Who holds it: clinic, hospital ward, physiotherapist…"
     )
-    is_type_of = _is(records.AppointmentRecord)
+    is_type_of = instance_of(records.AppointmentRecord)
 
 
 @strawberry.type(description="A shared journal note about the package.")
@@ -104,7 +97,7 @@ class JournalNote(Sourced):
     title: str | None = strawberry.field(description="Its title.")
     author: str | None = strawberry.field(description="The author (organisation name).")
     text: str = strawberry.field(description="The note's text.")
-    is_type_of = _is(records.JournalNoteRecord)
+    is_type_of = instance_of(records.JournalNoteRecord)
 
 
 @strawberry.type(description="A prevention, rehabilitation or municipal health offer.")
@@ -113,11 +106,11 @@ class PreventionOffer(Sourced):
     provider: str | None = strawberry.field(description="Who offers it.")
     status: str = strawberry.field(description="FHIR ServiceRequest.status as is.")
     url: str | None = strawberry.field(description="Where to read more or sign up.")
-    is_type_of = _is(records.PreventionOfferRecord)
+    is_type_of = instance_of(records.PreventionOfferRecord)
 
 
 @strawberry.type(description="The patient's latest health-literacy questionnaire score.")
 class HealthLiteracy(Sourced):
     score: float = strawberry.field(description="The questionnaire's score.")
     answered_at: dt.datetime = strawberry.field(description="When the patient answered.")
-    is_type_of = _is(records.HealthLiteracyRecord)
+    is_type_of = instance_of(records.HealthLiteracyRecord)

@@ -10,6 +10,7 @@ import strawberry
 from plans import model
 
 from .alerts import FollowUpAlert
+from .base import instance_of
 from .care import Course, Measurement, Medication
 from .items import (
     Appointment,
@@ -51,13 +52,6 @@ def _by_status(items: list[Any], status: list[Any] | None) -> list[Any]:
     return [a for a in items if a.status in wanted]
 
 
-def _is(model_type: type) -> Any:
-    def is_type_of(cls: type, obj: object, _info: object) -> bool:
-        return isinstance(obj, (cls, model_type))
-
-    return classmethod(is_type_of)
-
-
 @strawberry.type(description="Items that belong to no care package of the patient.")
 class PlanSection:
     diagnoses: list[Diagnosis] = strawberry.field(
@@ -80,7 +74,7 @@ class PlanSection:
     def appointments(self, status: StatusFilter = None) -> list[Appointment]:
         return _by_status(self.appointments, status)  # self is the model
 
-    is_type_of = _is(model.PlanSection)
+    is_type_of = instance_of(model.PlanSection)
 
 
 @strawberry.type(description="One care package course of the patient, across every sector.")
@@ -130,7 +124,7 @@ class CarePackage:
     def appointments(self, status: StatusFilter = None) -> list[Appointment]:
         return _by_status(self.appointments, status)  # self is the model
 
-    is_type_of = _is(model.CarePackage)
+    is_type_of = instance_of(model.CarePackage)
 
 
 @strawberry.type(description="How one upstream source answered this request.")
@@ -152,7 +146,7 @@ class SourceStatus:
     cached: bool = strawberry.field(
         description="True when answered from the gateway's cache, without asking the source."
     )
-    is_type_of = _is(model.SourceStatus)
+    is_type_of = instance_of(model.SourceStatus)
 
 
 @strawberry.type(description="One patient's plan, as the caller may see it.")
@@ -186,4 +180,4 @@ class Plan:
         )
     )
     generated_at: dt.datetime = strawberry.field(description="When this view was assembled.")
-    is_type_of = _is(model.Plan)
+    is_type_of = instance_of(model.Plan)

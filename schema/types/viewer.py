@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import strawberry
 
 from plans import viewer as viewer_model
 from plans.audit import AccessContext, AccessPage, AccessRecord, encode_cursor
+
+from .base import instance_of
 
 __all__ = ["AccessContext", "AccessLogEntry", "AccessLogPage", "Role", "Viewer"]
 
@@ -37,9 +38,7 @@ class Viewer:
     org_name: str | None = strawberry.field(description="The organisation's name.")
     name: str | None = strawberry.field(description="The caller's name.")
 
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        return isinstance(obj, (cls, viewer_model.Viewer))
+    is_type_of = instance_of(viewer_model.Viewer)
 
 
 @strawberry.type(description="One look at the patient's data by someone other than the patient.")

@@ -6,6 +6,7 @@ import strawberry
 
 from plans import worklist
 
+from .base import instance_of
 from .plan import CarePackage, SourceStatus
 
 __all__ = ["Worklist", "WorklistEntry"]
@@ -25,9 +26,7 @@ class WorklistEntry:
         description="What `Plan.restricted` would be in your plan read of this patient."
     )
 
-    @classmethod
-    def is_type_of(cls, obj: object, _info: object) -> bool:
-        return isinstance(obj, (cls, worklist.WorklistEntry))
+    is_type_of = instance_of(worklist.WorklistEntry)
 
 
 @strawberry.type(
@@ -51,6 +50,4 @@ class Worklist:
         )
     )
 
-    @classmethod
-    def is_type_of(cls, obj: object, _info: object) -> bool:
-        return isinstance(obj, (cls, worklist.Worklist))
+    is_type_of = instance_of(worklist.Worklist)

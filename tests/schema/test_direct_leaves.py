@@ -20,7 +20,8 @@ from graphql import GraphQLObjectType
 from strawberry.extensions import SchemaExtension
 
 from schema import build_schema
-from schema.execution import AcyclicExecutionContext, mark_direct_leaves
+from schema.direct import mark_direct_fields
+from schema.execution import AcyclicExecutionContext
 
 
 @strawberry.enum
@@ -83,7 +84,7 @@ class Query:
 def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
     plain = strawberry.Schema(query=Query, execution_context_class=AcyclicExecutionContext)
     direct = strawberry.Schema(query=Query, execution_context_class=AcyclicExecutionContext)
-    mark_direct_leaves(direct._schema)
+    mark_direct_fields(direct._schema)
     return plain, direct
 
 
@@ -151,7 +152,7 @@ def test_an_extension_hooking_every_field_still_sees_every_leaf() -> None:
     schema = strawberry.Schema(
         query=Query, execution_context_class=AcyclicExecutionContext, extensions=[_EveryField]
     )
-    mark_direct_leaves(schema._schema)
+    mark_direct_fields(schema._schema)
     _EveryField.seen = []
     data, errors = _answer(schema, "{ things { name level } }")
     assert errors == []

@@ -1,0 +1,74 @@
+"""The sub-selections graphql-core collects, remembered per parsed operation across requests.
+
+graphql-core collects each object's sub-selection again in every request. Without
+directives (``@skip``, ``@include``, ``@defer``, ``@stream``) or fragment variables, what it
+collects depends on the document alone, and the parse cache hands every request of the same
+query the same nodes: so it is collected once per operation.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+from graphql.execution.collect_fields import CollectedFields, FragmentDetails
+
+__all__ = ["Collected", "collected_for"]
+
+#: Collected sub-selections of one operation, by return type and the field nodes' identity.
+Collected = dict[tuple[Any, ...], CollectedFields]
+
+#: Per parsed operation (by identity, the operation kept alive beside its entry so that
+#: its id is never reused): the sub-selections collected, or None when they may differ
+#: between requests. Bounded: an operation dropped here is only collected again.
+_COLLECTED: OrderedDict[int, tuple[OperationDefinitionNode, Collected | None]] = OrderedDict()
+_COLLECTED_MAX = 512
+
+
+def collected_for(
+    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDetails]
+) -> Collected | None:
+    entry = _COLLECTED.get(id(operation))
+    if entry is not None and entry[0] is operation:
+        _COLLECTED.move_to_end(id(operation))
+        return entry[1]
+    memo: Collected | None = None
+    if _static(operation.selection_set, fragments, set()):
+        memo = {}
+    _COLLECTED[id(operation)] = (operation, memo)
+    if len(_COLLECTED) > _COLLECTED_MAX:
+        _COLLECTED.popitem(last=False)
+    return memo
+
+
+def _static(
+    selections: SelectionSetNode, fragments: Mapping[str, FragmentDetails], seen: set[str]
+) -> bool:
+    """Whether collecting under ``selections`` cannot depend on a request's variables."""
+    for selection in selections.selections:
+        if selection.directives:
+            return False
+        if isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is None or selection.arguments or fragment.variable_signatures:
+                return False
+            if name in seen:
+                continue
+            seen.add(name)
+            definition = fragment.definition
+            if definition.directives or not _static(definition.selection_set, fragments, seen):
+                return False
+        elif isinstance(selection, FieldNode | InlineFragmentNode):
+            inner = selection.selection_set
+            if inner is not None and not _static(inner, fragments, seen):
+                return False
+    return True
