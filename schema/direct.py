@@ -23,7 +23,17 @@ from graphql import (
     is_object_type,
 )
 
-__all__ = ["LEAF", "NESTED", "NO_INFO", "SLOW", "Leaf", "Nested", "mark_direct_fields", "unusual"]
+__all__ = [
+    "LEAF",
+    "NESTED",
+    "NO_INFO",
+    "SLOW",
+    "Leaf",
+    "Nested",
+    "attribute",
+    "mark_direct_fields",
+    "unusual",
+]
 
 #: Marks a leaf's value the shortcut does not give: graphql-core's path must.
 SLOW: Any = object()
@@ -33,6 +43,15 @@ NO_INFO: Any = None
 #: and of a plain object (or list of objects) field.
 LEAF = "minplan-leaf"
 NESTED = "minplan-nested"
+
+
+def attribute(getter: Callable[[Any, str], Any], name: str, source: Any, *, non_null: bool) -> Any:
+    """The attribute's value; ``SLOW`` when reading fails or a non-null field has none."""
+    try:
+        value = getter(source, name)
+    except Exception:  # graphql-core's path reads it again and reports it
+        return SLOW
+    return SLOW if value is None and non_null else value
 
 
 def unusual(value: Any, is_awaitable: Callable[[Any], bool]) -> bool:
@@ -70,14 +89,9 @@ class Leaf:
         self.coerce = type_.coerce_output_value
 
     def read(self, source: Any) -> Any:
-        try:
-            value = self.getter(source, self.name)
-        except Exception:  # graphql-core's path reads it again and reports it
-            return SLOW
-        if value is None:
-            return SLOW if self.non_null else None
-        if isinstance(value, Exception):
-            return SLOW
+        value = attribute(self.getter, self.name, source, non_null=self.non_null)
+        if value is None or value is SLOW or isinstance(value, Exception):
+            return value if value is None else SLOW
         try:
             coerced = self.coerce(value)
         except Exception:  # as above: reported by graphql-core's path

@@ -18,7 +18,7 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from .collected import Collected, collected_for
-from .direct import LEAF, NESTED, NO_INFO, SLOW, Leaf, Nested, unusual
+from .direct import LEAF, NESTED, NO_INFO, SLOW, Leaf, Nested, attribute, unusual
 
 __all__ = ["AcyclicExecutionContext"]
 
@@ -153,12 +153,9 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """
         if self._operation_collected() is None:  # directives: graphql-core's @defer, @stream
             return SLOW
-        try:
-            value = nested.getter(source, nested.name)
-        except Exception:  # graphql-core's path reads it again and reports it
-            return SLOW
-        if value is None:
-            return SLOW if nested.non_null else None
+        value = attribute(nested.getter, nested.name, source, non_null=nested.non_null)
+        if value is None or value is SLOW:
+            return value
         if nested.item_type is None:
             if unusual(value, self.is_awaitable):
                 return SLOW
