@@ -23,17 +23,10 @@ to its patient's access log with context WORKLIST, before the page is returned.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectors import SearchKey
 from core.cpr import pseudonymise_cpr
@@ -50,6 +43,8 @@ from plans.reader import source_statuses
 from plans.tracing import access_log_span, consent_span, note_decisions
 from plans.viewer import Viewer
 from plans.views import ViewIds, view_key
+from plans.worklist_cursors import SortKey, WorklistCursors
+from plans.worklist_index import PackageIndex
 from upstream.listing import ListingSource
 from upstream.pipeline import SourcePipeline, SourceResult
 
@@ -66,9 +61,6 @@ COURSE_SEARCH: SearchKey = ("careplan", "CarePlan")
 _PRIORITY_RANK = {AlertPriority.HIGH: 0, AlertPriority.MEDIUM: 1, AlertPriority.LOW: 2}
 _TRIAGE_RANK = {TriageLevel.RED: 0, TriageLevel.YELLOW: 1, TriageLevel.GREEN: 2}
 _DEADLINE_RESULT = SourceResult((), ok=False, error="request deadline exceeded")
-
-#: (alert priority rank, triage rank, oldest alert since as an ordinal, CPR): the order.
-SortKey = tuple[int, int, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,41 +87,6 @@ class Worklist:
     end_cursor: str | None
     has_next_page: bool
     sources: list[SourceStatus]
-
-
-class WorklistCursors:
-    """Opaque, tamper-proof cursors: the last entry's sort key, sealed with AES-GCM.
-
-    The key ends in a CPR, which must not travel in clear (a cursor may end up in a URL and
-    so in a log). Sealing also binds a cursor to its query (organisation, kind, filters):
-    one from another query is refused rather than paging somewhere unexpected.
-    """
-
-    def __init__(self, secret: bytes) -> None:
-        key = hmac.new(secret, b"minplan worklist cursor", hashlib.sha256).digest()
-        self._aead = AESGCM(key)
-
-    def encode(self, key: SortKey, scope: bytes) -> str:
-        nonce = uuid.uuid4().bytes[:12]
-        sealed = self._aead.encrypt(nonce, json.dumps(key).encode(), scope)
-        return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
-
-    def decode(self, cursor: str, scope: bytes) -> SortKey:
-        """The key ``cursor`` seals for this query.
-
-        Raises:
-            BadUserInput: not a cursor of this work list query.
-        """
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            plain = self._aead.decrypt(raw[:12], raw[12:], scope)
-            priority, triage, since, cpr = json.loads(plain)
-            return int(priority), int(triage), int(since), str(cpr)
-        except (ValueError, InvalidTag, TypeError):
-            raise BadUserInput(
-                "after is not a cursor of this work list: pass the endCursor of the page "
-                "before, with the same kind, triage and alerts."
-            ) from None
 
 
 @dataclass(slots=True)
@@ -179,6 +136,7 @@ class WorklistReader:
         self.metrics = metrics
         self.ids = ViewIds(pseudonym_key)
         self.cursors = WorklistCursors(pseudonym_key)
+        self.index = PackageIndex()
         self._configured = {source for source, _ in pipeline.all_search_keys}
 
     async def read(
@@ -212,19 +170,31 @@ class WorklistReader:
         deadline_at = asyncio.get_running_loop().time() + self.deadline
         listing, listed = await self._listed(viewer.org)
         results: dict[SearchKey, dict[str, SourceResult]] = {}
+        order_keys = self._keys(ORDER_SOURCES, also=(COURSE_SEARCH,))
+        phase3 = [CONSENT_KEY, *order_keys]
 
         # Phase 2: diagnoses for everyone listed, to find who may be in the package at all;
         # the others need no more searches (not even consent: nothing of theirs is shown).
-        diagnosed = await self._fetch([DIAGNOSES_KEY], [p.cpr for p in listed], deadline_at)
-        results.update(diagnosed)
-        diagnoses_of = diagnosed.get(DIAGNOSES_KEY, {})
-        maybe = [p for p in listed if _has_package(diagnoses_of.get(p.cpr), query.kind)]
+        # While an earlier read's finding is fresh, only the package's patients are asked.
+        kinds_of = self.index.lookup(viewer.org, listed)
+        if kinds_of is None:
+            diagnosed = await self._fetch([DIAGNOSES_KEY], [p.cpr for p in listed], deadline_at)
+            results.update(diagnosed)
+            kinds_of = self.index.remember(
+                viewer.org,
+                listed,
+                diagnosed.get(DIAGNOSES_KEY, {}),
+                fresh_for=self.pipeline.fresh_ttl.get(DIAGNOSES_KEY[0], 0.0),
+            )
+        else:
+            phase3.insert(0, DIAGNOSES_KEY)
+        maybe = [p for p in listed if query.kind in kinds_of.get(p.cpr, ())]
 
         # Phase 3: for those, consent and what order and filters read, all at once. Who is
         # in the package as this clinician may see it is decided when consent is in.
-        order_keys = self._keys(ORDER_SOURCES, also=(COURSE_SEARCH,))
-        fetched = await self._fetch([CONSENT_KEY, *order_keys], [p.cpr for p in maybe], deadline_at)
+        fetched = await self._fetch(phase3, [p.cpr for p in maybe], deadline_at)
         results.update(fetched)
+        diagnoses_of = results.get(DIAGNOSES_KEY, {})
         consents = fetched.get(CONSENT_KEY, {})
         if maybe and not any(r.ok for r in consents.values()):
             raise ConsentUnavailable(
@@ -282,7 +252,7 @@ class WorklistReader:
         ]
         return "|".join(parts).encode()
 
-    async def _listed(self, org: str) -> tuple[SourceStatus, list[ListedPatient]]:
+    async def _listed(self, org: str) -> tuple[SourceStatus, tuple[ListedPatient, ...]]:
         if self.listing is None:
             raise SourceUnavailable(
                 "The work list needs the listing source, which is not configured here.",
@@ -302,7 +272,7 @@ class WorklistReader:
             latency_ms=answer.latency_ms,
             cached=answer.cached,
         )
-        return status, list(answer.patients)
+        return status, answer.patients
 
     def _keys(self, sources: Iterable[str], also: Sequence[SearchKey] = ()) -> list[SearchKey]:
         wanted = set(sources)
@@ -440,14 +410,6 @@ class WorklistReader:
                 for c in page
             ]
         )
-
-
-def _has_package(diagnoses: SourceResult | None, kind: PackageKind) -> bool:
-    """An active diagnosis of ``kind`` among what the source said (before consent)."""
-    return diagnoses is not None and any(
-        isinstance(d, DiagnosisRecord) and d.active and package_kind(d.code) is kind
-        for d in diagnoses.records
-    )
 
 
 def _statuses(results: Mapping[SearchKey, Mapping[str, SourceResult]]) -> list[SourceStatus]:

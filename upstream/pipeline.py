@@ -29,7 +29,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
 from connectors import Connector, Fetched, SearchKey
-from core.cpr import pseudonymise_cpr
+from core.cpr import pseudonymiser
 from core.errors import UpstreamBadResponse, UpstreamError
 from core.metrics import Metrics
 from core.records import Record
@@ -56,6 +56,8 @@ class SourceResult:
     error: str | None = None
     stale: bool = False
     cached: bool = False
+    #: When (wall clock) the source gave these records; None when it did not answer.
+    fetched_at: float | None = None
 
 
 @dataclass(slots=True)
@@ -92,6 +94,7 @@ class SourcePipeline:
         self.cache = cache
         self.resilience = resilience
         self.pseudonym_key = pseudonym_key
+        self._pseudonym = pseudonymiser(pseudonym_key)
         self.fresh_ttl = dict(fresh_ttl)
         self.stale_ttl = dict(stale_ttl)
         self._inflight: dict[tuple[SearchKey, str], asyncio.Future[SourceResult]] = {}
@@ -134,7 +137,8 @@ class SourcePipeline:
                 joined[cpr] = future
             else:
                 lookup.append(cpr)
-        refs = {cpr: pseudonymise_cpr(cpr, self.pseudonym_key) for cpr in lookup}
+        pseudonym = self._pseudonym
+        refs = {cpr: pseudonym(cpr) for cpr in lookup}
         fresh_for = self.fresh_ttl.get(key[0], 0.0)
         pairs = [(c, refs[c]) for c in lookup]
         entries = await self.cache.get_many(key, pairs, fresh_for=fresh_for) if lookup else []
@@ -147,7 +151,9 @@ class SourcePipeline:
             age = now - entry.fetched_at if entry is not None else None
             if entry is not None and age is not None and age < fresh_for:
                 hits += 1
-                results[cpr] = SourceResult(entry.records, ok=True, latency_ms=0.0, cached=True)
+                results[cpr] = SourceResult(
+                    entry.records, ok=True, latency_ms=0.0, cached=True, fetched_at=entry.fetched_at
+                )
                 continue
             if entry is not None and age is not None and age < stale_for:
                 stale[cpr] = entry
@@ -230,7 +236,13 @@ class SourcePipeline:
                 entry = stale.get(cpr)
                 if entry is not None and entry.usable:  # read only now: most never are
                     self.metrics.child(self.metrics.cache, source, "stale").inc()
-                    out[cpr] = SourceResult(entry.records, ok=True, latency_ms=ms, stale=True)
+                    out[cpr] = SourceResult(
+                        entry.records,
+                        ok=True,
+                        latency_ms=ms,
+                        stale=True,
+                        fetched_at=entry.fetched_at,
+                    )
                 else:
                     out[cpr] = SourceResult((), ok=False, latency_ms=ms, error=reason)
             return out
@@ -247,7 +259,10 @@ class SourcePipeline:
             key, [(refs[cpr], CacheEntry(now, recs)) for cpr, recs in by_cpr.items()]
         )
         ms = elapsed * 1000
-        return {cpr: SourceResult(recs, ok=True, latency_ms=ms) for cpr, recs in by_cpr.items()}
+        return {
+            cpr: SourceResult(recs, ok=True, latency_ms=ms, fetched_at=now)
+            for cpr, recs in by_cpr.items()
+        }
 
 
 def _describe(
