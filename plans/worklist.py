@@ -178,7 +178,8 @@ class WorklistReader:
         # While an earlier read's finding is fresh, only the package's patients are asked.
         kinds_of = self.index.lookup(viewer.org, listed)
         if kinds_of is None:
-            diagnosed = await self._fetch([DIAGNOSES_KEY], [p.cpr for p in listed], deadline_at)
+            everyone = [p.cpr for p in listed]
+            diagnosed = await self._fetch([DIAGNOSES_KEY], everyone, deadline_at, remember=False)
             results.update(diagnosed)
             kinds_of = self.index.remember(
                 viewer.org,
@@ -281,9 +282,17 @@ class WorklistReader:
         return list(dict.fromkeys(keys))
 
     async def _fetch(
-        self, keys: Sequence[SearchKey], cprs: Sequence[str], deadline_at: float
+        self,
+        keys: Sequence[SearchKey],
+        cprs: Sequence[str],
+        deadline_at: float,
+        *,
+        remember: bool = True,
     ) -> dict[SearchKey, dict[str, SourceResult]]:
         """Every search of ``keys`` for ``cprs``: at most ``batch_size`` patients each, at once.
+
+        ``remember``: the pipeline keeps the results decoded for the next read (the package's
+        patients; not everyone listed, whom :class:`PackageIndex` stands for).
 
         A search still running at the deadline counts as failed for its patients; it is
         left to finish (and fill the cache), not cancelled.
@@ -296,7 +305,10 @@ class WorklistReader:
         out: dict[SearchKey, dict[str, SourceResult]] = {key: {} for key in configured}
         if not batches:
             return out
-        tasks = [asyncio.ensure_future(self.pipeline.fetch(key, batch)) for key, batch in batches]
+        tasks = [
+            asyncio.ensure_future(self.pipeline.fetch(key, batch, remember=remember))
+            for key, batch in batches
+        ]
         timeout = max(0.0, deadline_at - asyncio.get_running_loop().time())
         done, _pending = await asyncio.wait(tasks, timeout=timeout)
         for (key, batch), task in zip(batches, tasks, strict=True):

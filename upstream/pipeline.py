@@ -37,6 +37,7 @@ from core.tracebacks import format_traceback
 from core.tracing import span
 
 from .cache import CacheEntry, SourceCache
+from .recent import RecentResults
 from .resilience import Resilience
 
 __all__ = ["SourcePipeline", "SourceResult"]
@@ -60,6 +61,10 @@ class SourceResult:
     fetched_at: float | None = None
 
 
+#: One upstream search's results by CPR: what its patients' joiners wait on.
+_Batch = asyncio.Future[Mapping[str, SourceResult]]
+
+
 @dataclass(slots=True)
 class _Upstream:
     """What one search's upstream calls did, for its span."""
@@ -76,6 +81,7 @@ class SourcePipeline:
     Args:
         fresh_ttl: per source, seconds a cached answer is served instead of asking.
         stale_ttl: per source, seconds a cached answer may stand in for a failed search.
+        recent: fresh results kept decoded at most, for callers that ask to (the work list).
     """
 
     def __init__(
@@ -88,6 +94,7 @@ class SourcePipeline:
         pseudonym_key: bytes,
         fresh_ttl: Mapping[str, float],
         stale_ttl: Mapping[str, float],
+        recent: int = 4096,
     ) -> None:
         self.connectors = dict(connectors)
         self.metrics = metrics
@@ -97,7 +104,8 @@ class SourcePipeline:
         self._pseudonym = pseudonymiser(pseudonym_key)
         self.fresh_ttl = dict(fresh_ttl)
         self.stale_ttl = dict(stale_ttl)
-        self._inflight: dict[tuple[SearchKey, str], asyncio.Future[SourceResult]] = {}
+        self._inflight: dict[tuple[SearchKey, str], _Batch] = {}
+        self.recent = RecentResults(recent)
         #: The searches a plan read makes. A connector's on-demand types (``CarePlan``) are
         #: left out, yet :meth:`fetch` answers them too, for a reader that asks.
         self.search_keys: tuple[SearchKey, ...] = tuple(
@@ -116,84 +124,109 @@ class SourcePipeline:
         """Each source's circuit: ``closed``, ``opened`` or ``half-opened``."""
         return await self.resilience.states(self.connectors)
 
-    async def fetch(self, key: SearchKey, cprs: Sequence[str]) -> list[SourceResult]:
-        """The results of one search for many patients, in the order of ``cprs``."""
+    async def fetch(
+        self, key: SearchKey, cprs: Sequence[str], *, remember: bool = False
+    ) -> list[SourceResult]:
+        """The results of one search for many patients, in the order of ``cprs``.
+
+        ``remember``: keep the fresh results decoded (:class:`upstream.recent.RecentResults`)
+        for a caller that will ask again within the fresh TTL (the work list).
+        """
         with span(_tracer, f"search {key[0]} {key[1]}") as current:
             upstream = _Upstream()
-            results = await self._fetch(key, cprs, upstream)
+            results = await self._fetch(key, cprs, upstream, remember)
             if current.is_recording():
                 _describe(current, key, len(set(cprs)), results, upstream)
             return results
 
     async def _fetch(
-        self, key: SearchKey, cprs: Sequence[str], upstream: _Upstream
+        self, key: SearchKey, cprs: Sequence[str], upstream: _Upstream, remember: bool
     ) -> list[SourceResult]:
         results: dict[str, SourceResult] = {}
-        joined: dict[str, asyncio.Future[SourceResult]] = {}
+        joined: dict[str, _Batch] = {}
+        inflight = self._inflight
+        fresh_for = self.fresh_ttl.get(key[0], 0.0)
+        recent = self.recent.fresh(key, fresh_for)
         lookup = []
         for cpr in dict.fromkeys(cprs):
-            future = self._inflight.get((key, cpr))
-            if future is not None:
+            known = recent(cpr) if recent is not None else None
+            if known is not None:
+                results[cpr] = known
+            elif (future := inflight.get((key, cpr))) is not None:
                 joined[cpr] = future
             else:
                 lookup.append(cpr)
+        cached = 0  # of ``lookup``, served fresh from the cache
         pseudonym = self._pseudonym
         refs = {cpr: pseudonym(cpr) for cpr in lookup}
-        fresh_for = self.fresh_ttl.get(key[0], 0.0)
-        pairs = [(c, refs[c]) for c in lookup]
-        entries = await self.cache.get_many(key, pairs, fresh_for=fresh_for) if lookup else []
-        stale_for = self.stale_ttl.get(key[0], 0.0)
-        stale: dict[str, CacheEntry] = {}
-        owned: list[str] = []
-        hits = 0
-        now = time.time()
-        for cpr, entry in zip(lookup, entries, strict=True):
-            age = now - entry.fetched_at if entry is not None else None
-            if entry is not None and age is not None and age < fresh_for:
-                hits += 1
-                results[cpr] = SourceResult(
-                    entry.records, ok=True, latency_ms=0.0, cached=True, fetched_at=entry.fetched_at
-                )
-                continue
-            if entry is not None and age is not None and age < stale_for:
-                stale[cpr] = entry
-            future = self._inflight.get((key, cpr))  # another request may have started it
-            if future is not None:
-                joined[cpr] = future
-                continue
-            self._inflight[(key, cpr)] = asyncio.get_running_loop().create_future()
-            owned.append(cpr)
+        stale: dict[str, CacheEntry] | None = None
+        owned = lookup
+        if fresh_for > 0 and lookup:
+            owned, stale = [], {}
+            pairs = [(c, refs[c]) for c in lookup]
+            entries = await self.cache.get_many(key, pairs, fresh_for=fresh_for)
+            stale_for = self.stale_ttl.get(key[0], 0.0)
+            now = time.time()
+            for cpr, entry in zip(lookup, entries, strict=True):
+                age = now - entry.fetched_at if entry is not None else None
+                if entry is not None and age is not None and age < fresh_for:
+                    cached += 1
+                    at = entry.fetched_at
+                    results[cpr] = SourceResult(
+                        entry.records, ok=True, latency_ms=0.0, cached=True, fetched_at=at
+                    )
+                    continue
+                if entry is not None and age is not None and age < stale_for:
+                    stale[cpr] = entry
+                future = inflight.get((key, cpr))  # another request may have started it
+                if future is not None:
+                    joined[cpr] = future
+                    continue
+                owned.append(cpr)
+        # else: nothing may be served fresh, so the cache is read only if the source fails.
         # Counted once per search, not per patient: a work list looks up thousands.
-        if hits:
+        if hits := len(results):
             self.metrics.child(self.metrics.cache, key[0], "hit").inc(hits)
-        if len(lookup) > hits:
-            self.metrics.child(self.metrics.cache, key[0], "miss").inc(len(lookup) - hits)
+        if len(lookup) > cached:
+            self.metrics.child(self.metrics.cache, key[0], "miss").inc(len(lookup) - cached)
         if owned:
+            # One future for the whole search: whoever asks meanwhile for one of its patients
+            # joins it (single flight).
+            batch: _Batch = asyncio.get_running_loop().create_future()
+            for cpr in owned:
+                inflight[(key, cpr)] = batch
             try:
                 fetched = await self._fetch_upstream(key, owned, refs, stale, upstream)
             except BaseException:  # cancelled: joiners get a failure, never a hang
-                self._settle(key, {c: SourceResult((), ok=False, error="cancelled") for c in owned})
+                failed = SourceResult((), ok=False, error="cancelled")
+                self._settle(key, batch, dict.fromkeys(owned, failed))
                 raise
-            self._settle(key, fetched)
+            self._settle(key, batch, fetched)
             results.update(fetched)
+        if remember:
+            self.recent.keep(key, fresh_for, results)
         for cpr, future in joined.items():
-            results[cpr] = await asyncio.shield(future)
+            results[cpr] = (await asyncio.shield(future))[cpr]
         return [results[cpr] for cpr in cprs]
 
-    def _settle(self, key: SearchKey, fetched: Mapping[str, SourceResult]) -> None:
-        for cpr, result in fetched.items():
-            future = self._inflight.pop((key, cpr), None)
-            if future is not None and not future.done():
-                future.set_result(result)
+    def _settle(self, key: SearchKey, batch: _Batch, fetched: Mapping[str, SourceResult]) -> None:
+        inflight = self._inflight
+        for cpr in fetched:
+            if inflight.get((key, cpr)) is batch:
+                del inflight[(key, cpr)]
+        if not batch.done():
+            batch.set_result(fetched)
 
     async def _fetch_upstream(
         self,
         key: SearchKey,
         cprs: list[str],
         refs: Mapping[str, str],
-        stale: Mapping[str, CacheEntry],
+        stale: Mapping[str, CacheEntry] | None,
         upstream: _Upstream,
     ) -> dict[str, SourceResult]:
+        """One upstream search for ``cprs``; on failure, ``stale`` entries stand in (None:
+        the cache was not read yet, and is read now)."""
         source, resource_type = key
         connector = self.connectors[source]
         started = time.perf_counter()
@@ -231,6 +264,8 @@ class SourcePipeline:
                 )  # fmt: skip
             self.metrics.child(self.metrics.source_errors, source, label).inc()
             ms = (time.perf_counter() - started) * 1000
+            if stale is None:
+                stale = await self._stale_entries(key, cprs, refs)
             out = {}
             for cpr in cprs:
                 entry = stale.get(cpr)
@@ -262,6 +297,21 @@ class SourcePipeline:
         return {
             cpr: SourceResult(recs, ok=True, latency_ms=ms, fetched_at=now)
             for cpr, recs in by_cpr.items()
+        }
+
+    async def _stale_entries(
+        self, key: SearchKey, cprs: Sequence[str], refs: Mapping[str, str]
+    ) -> dict[str, CacheEntry]:
+        """The cache's entries for ``cprs`` young enough to stand in for a failed search."""
+        stale_for = self.stale_ttl.get(key[0], 0.0)
+        if stale_for <= 0:
+            return {}
+        entries = await self.cache.get_many(key, [(c, refs[c]) for c in cprs], fresh_for=0.0)
+        now = time.time()
+        return {
+            cpr: entry
+            for cpr, entry in zip(cprs, entries, strict=True)
+            if entry is not None and now - entry.fetched_at < stale_for
         }
 
 
