@@ -93,8 +93,8 @@ class PackageIndex:
             result = diagnoses.get(patient.cpr)
             if result is None or not result.ok or result.stale or result.fetched_at is None:
                 keep = False
-                continue
-            oldest = result.fetched_at if oldest is None else min(oldest, result.fetched_at)
+            else:
+                oldest = result.fetched_at if oldest is None else min(oldest, result.fetched_at)
             found = package_kinds(result)
             if found:
                 kinds[patient.cpr] = found
