@@ -26,7 +26,6 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
 
 from connectors import Connector, Fetched, SearchKey
 from core.cpr import pseudonymiser
@@ -36,6 +35,7 @@ from core.records import Record
 from core.tracebacks import format_traceback
 from core.tracing import span
 
+from ._spans import SearchCalls, describe_search
 from .cache import CacheEntry, SourceCache
 from .recent import RecentResults
 from .resilience import Resilience
@@ -63,16 +63,6 @@ class SourceResult:
 
 #: One upstream search's results by CPR: what its patients' joiners wait on.
 _Batch = asyncio.Future[Mapping[str, SourceResult]]
-
-
-@dataclass(slots=True)
-class _Upstream:
-    """What one search's upstream calls did, for its span."""
-
-    calls: int = 0
-    attempts: int = 0
-    pages: int = 0
-    error: str | None = None
 
 
 class SourcePipeline:
@@ -133,14 +123,14 @@ class SourcePipeline:
         for a caller that will ask again within the fresh TTL (the work list).
         """
         with span(_tracer, f"search {key[0]} {key[1]}") as current:
-            upstream = _Upstream()
+            upstream = SearchCalls()
             results = await self._fetch(key, cprs, upstream, remember)
             if current.is_recording():
-                _describe(current, key, len(set(cprs)), results, upstream)
+                describe_search(current, key, len(set(cprs)), results, upstream)
             return results
 
     async def _fetch(
-        self, key: SearchKey, cprs: Sequence[str], upstream: _Upstream, remember: bool
+        self, key: SearchKey, cprs: Sequence[str], upstream: SearchCalls, remember: bool
     ) -> list[SourceResult]:
         results: dict[str, SourceResult] = {}
         joined: dict[str, _Batch] = {}
@@ -223,7 +213,7 @@ class SourcePipeline:
         cprs: list[str],
         refs: Mapping[str, str],
         stale: Mapping[str, CacheEntry] | None,
-        upstream: _Upstream,
+        upstream: SearchCalls,
     ) -> dict[str, SourceResult]:
         """One upstream search for ``cprs``; on failure, ``stale`` entries stand in (None:
         the cache was not read yet, and is read now)."""
@@ -313,40 +303,3 @@ class SourcePipeline:
             for cpr, entry in zip(cprs, entries, strict=True)
             if entry is not None and now - entry.fetched_at < stale_for
         }
-
-
-def _describe(
-    span: Span,
-    key: SearchKey,
-    patients: int,
-    results: Sequence[SourceResult],
-    upstream: _Upstream,
-) -> None:
-    """The search's span attributes: names of configuration and counts, never a patient."""
-    failed = sum(not r.ok for r in results)
-    stale = sum(r.stale for r in results)
-    fresh = sum(r.cached for r in results)
-    if fresh == len(results):
-        cache = "fresh"
-    elif stale:
-        cache = "stale"
-    else:
-        cache = "miss"
-    span.set_attributes(
-        {
-            "minplan.source": key[0],
-            "minplan.resource_type": key[1],
-            "minplan.patients": patients,
-            "minplan.cache": cache,
-            "minplan.cache.fresh": fresh,
-            "minplan.cache.stale": stale,
-            "minplan.upstream.calls": upstream.calls,
-            "minplan.upstream.retries": upstream.attempts - upstream.calls,
-            "minplan.upstream.pages": upstream.pages,
-            "minplan.outcome": "failed" if failed else ("stale" if stale else "ok"),
-        }
-    )
-    if upstream.error is not None:
-        span.set_attribute("error.type", upstream.error)
-    if failed:
-        span.set_status(Status(StatusCode.ERROR))
