@@ -5,7 +5,8 @@ at most ``batch_size`` patients per search, all batches at once), never one per 
 
 1. The ``listing`` source names the patients listed with the clinician's organisation.
 2. ``diagnoses`` for all of them finds who has a diagnosis of the package at all; nothing
-   more is asked about the others.
+   more is asked about the others. While what an earlier read found is fresh
+   (:mod:`plans.worklist_index`), only the package's patients are asked, with phase 3.
 3. For those, at once: ``consent``, and what triage and alerts read (appointments,
    careplan's Goals, RiskAssessments and CarePlans, observations), which order and filters
    need whatever the query selects. Consent decides who is in the package *as this
@@ -15,9 +16,9 @@ at most ``batch_size`` patients per search, all batches at once), never one per 
    (journal notes, say) are asked afterwards for the entries of the page alone.
 
 Each entry's package is assembled and flagged exactly as a ``plan`` read by the same
-clinician assembles it (:func:`plans.assembly.assemble_packages`,
-:func:`plans.alerts.raise_alerts`), after consent filtering. Every entry returned is written
-to its patient's access log with context WORKLIST, before the page is returned.
+clinician assembles it (:mod:`plans.worklist_entries`), after consent filtering. Every
+entry returned is written to its patient's access log with context WORKLIST, before the
+page is returned.
 """
 
 from __future__ import annotations

@@ -189,9 +189,9 @@ class SourcePipeline:
                 fetched = await self._fetch_upstream(key, owned, refs, stale, upstream)
             except BaseException:  # cancelled: joiners get a failure, never a hang
                 failed = SourceResult((), ok=False, error="cancelled")
-                self._settle(key, batch, dict.fromkeys(owned, failed))
+                self._settle(key, batch, owned, dict.fromkeys(owned, failed))
                 raise
-            self._settle(key, batch, fetched)
+            self._settle(key, batch, owned, fetched)
             results.update(fetched)
         if remember:
             self.recent.keep(key, fresh_for, results)
@@ -199,9 +199,15 @@ class SourcePipeline:
             results[cpr] = (await asyncio.shield(future))[cpr]
         return [results[cpr] for cpr in cprs]
 
-    def _settle(self, key: SearchKey, batch: _Batch, fetched: Mapping[str, SourceResult]) -> None:
+    def _settle(
+        self,
+        key: SearchKey,
+        batch: _Batch,
+        owned: Sequence[str],
+        fetched: Mapping[str, SourceResult],
+    ) -> None:
         inflight = self._inflight
-        for cpr in fetched:
+        for cpr in owned:
             if inflight.get((key, cpr)) is batch:
                 del inflight[(key, cpr)]
         if not batch.done():
