@@ -156,12 +156,12 @@ class WorklistReader:
         # Phase 2: diagnoses for everyone listed, to find who may be in the package at all;
         # the others need no more searches (not even consent: nothing of theirs is shown).
         # While an earlier read's finding is fresh, only the package's patients are asked.
-        kinds_of = self.index.lookup(viewer.org, listed)
-        if kinds_of is None:
+        packages = self.index.lookup(viewer.org, listed)
+        if packages is None:
             everyone = [p.cpr for p in listed]
             diagnosed = await self._fetch([DIAGNOSES_KEY], everyone, deadline_at, remember=False)
             results.update(diagnosed)
-            kinds_of = self.index.remember(
+            packages = self.index.remember(
                 viewer.org,
                 listed,
                 diagnosed.get(DIAGNOSES_KEY, {}),
@@ -169,7 +169,7 @@ class WorklistReader:
             )
         else:
             phase3.insert(0, DIAGNOSES_KEY)
-        maybe = [p for p in listed if query.kind in kinds_of.get(p.cpr, ())]
+        maybe = packages.patients(query.kind)
 
         # Phase 3: for those, consent and what order and filters read, all at once. Who is
         # in the package as this clinician may see it is decided when consent is in.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
@@ -25,7 +25,7 @@ from plans.assembly import package_kind
 from plans.model import PackageKind
 from upstream.pipeline import SourceResult
 
-__all__ = ["PackageIndex", "package_kinds"]
+__all__ = ["ListingPackages", "PackageIndex", "package_kinds"]
 
 _NONE: frozenset[PackageKind] = frozenset()
 
@@ -43,10 +43,27 @@ def package_kinds(result: SourceResult | None) -> frozenset[PackageKind]:
     return frozenset(kinds) if kinds else _NONE
 
 
+@dataclass(slots=True)
+class ListingPackages:
+    """The packages of a listing's patients (``kinds``: only those with one)."""
+
+    listed: Sequence[ListedPatient]
+    kinds: Mapping[str, frozenset[PackageKind]]
+    _in: dict[PackageKind, tuple[ListedPatient, ...]] = field(default_factory=dict)
+
+    def patients(self, kind: PackageKind) -> tuple[ListedPatient, ...]:
+        """The listed patients with a diagnosis of ``kind``, in the listing's order."""
+        found = self._in.get(kind)
+        if found is None:
+            kinds = self.kinds
+            found = tuple(p for p in self.listed if kind in kinds.get(p.cpr, ()))
+            self._in[kind] = found
+        return found
+
+
 @dataclass(frozen=True, slots=True)
 class _Snapshot:
-    listed: Sequence[ListedPatient]
-    kinds: Mapping[str, frozenset[PackageKind]]  # only those with a package
+    packages: ListingPackages
     until: float  # wall clock
 
 
@@ -60,19 +77,18 @@ class PackageIndex:
     def __init__(self, *, max_orgs: int = 256) -> None:
         self._by_org: LRUCache[str, _Snapshot] = LRUCache(maxsize=max_orgs)
 
-    def lookup(
-        self, org: str, listed: Sequence[ListedPatient]
-    ) -> Mapping[str, frozenset[PackageKind]] | None:
-        """Each of ``listed``'s packages (absent: none), or None when not known fresh."""
+    def lookup(self, org: str, listed: Sequence[ListedPatient]) -> ListingPackages | None:
+        """The packages of ``listed``'s patients, or None when not known fresh."""
         snapshot = self._by_org.get(org)
         if snapshot is None:
             return None
         if time.time() >= snapshot.until:
             self._by_org.pop(org, None)
             return None
-        if snapshot.listed is not listed and snapshot.listed != listed:
+        known = snapshot.packages.listed
+        if known is not listed and known != listed:
             return None
-        return snapshot.kinds
+        return snapshot.packages
 
     def remember(
         self,
@@ -81,8 +97,9 @@ class PackageIndex:
         diagnoses: Mapping[str, SourceResult],
         *,
         fresh_for: float,
-    ) -> dict[str, frozenset[PackageKind]]:
-        """Each of ``listed``'s packages from ``diagnoses``; kept if every answer is fresh.
+    ) -> ListingPackages:
+        """The packages of ``listed``'s patients from ``diagnoses``; kept if every answer is
+        fresh.
 
         ``fresh_for``: the seconds the source cache serves a ``diagnoses`` answer fresh.
         """
@@ -98,8 +115,9 @@ class PackageIndex:
             found = package_kinds(result)
             if found:
                 kinds[patient.cpr] = found
+        packages = ListingPackages(listed, kinds)
         if keep and oldest is not None and oldest + fresh_for > time.time():
-            self._by_org[org] = _Snapshot(listed, kinds, oldest + fresh_for)
+            self._by_org[org] = _Snapshot(packages, oldest + fresh_for)
         else:
             self._by_org.pop(org, None)
-        return kinds
+        return packages

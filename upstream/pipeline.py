@@ -20,6 +20,7 @@ and pages of the upstream search, and how many patients it carried. Counts only:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Mapping, Sequence
@@ -146,6 +147,7 @@ class SourcePipeline:
                 joined[cpr] = future
             else:
                 lookup.append(cpr)
+        recalled = len(results)  # served from ``self.recent``
         cached = 0  # of ``lookup``, served fresh from the cache
         pseudonym = self._pseudonym
         refs = {cpr: pseudonym(cpr) for cpr in lookup}
@@ -193,8 +195,8 @@ class SourcePipeline:
                 raise
             self._settle(key, batch, owned, fetched)
             results.update(fetched)
-        if remember:
-            self.recent.keep(key, fresh_for, results)
+        if remember:  # all but those that came from there
+            self.recent.keep(key, fresh_for, itertools.islice(results.items(), recalled, None))
         for cpr, future in joined.items():
             results[cpr] = (await asyncio.shield(future))[cpr]
         return [results[cpr] for cpr in cprs]

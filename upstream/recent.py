@@ -11,10 +11,8 @@ Failed and stale results are never kept.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
-
-from cachetools import LRUCache
 
 from connectors import SearchKey
 
@@ -25,13 +23,15 @@ __all__ = ["RecentResults"]
 
 
 class RecentResults:
-    """Per (search, CPR), the latest fresh result; least recently used go first."""
+    """Per (search, CPR), the latest fresh result; the oldest kept go first past the bound.
+
+    A plain dict in insertion order, not an LRU: every entry expires with its TTL anyway,
+    and a lookup here must cost no more than the dict get it replaces.
+    """
 
     def __init__(self, max_entries: int = 4096) -> None:
-        self._results: LRUCache[tuple[SearchKey, str], SourceResult] = LRUCache(
-            maxsize=max(1, max_entries)
-        )
-        self._enabled = max_entries > 0
+        self._results: dict[tuple[SearchKey, str], SourceResult] = {}
+        self._max = max_entries
 
     def __len__(self) -> int:
         return len(self._results)
@@ -52,14 +52,16 @@ class RecentResults:
 
         return lookup
 
-    def keep(self, key: SearchKey, fresh_for: float, results: Mapping[str, SourceResult]) -> None:
+    def keep(
+        self, key: SearchKey, fresh_for: float, results: Iterable[tuple[str, SourceResult]]
+    ) -> None:
         """Keep ``results`` that are ok, not stale and still fresh, as cache hits."""
-        if fresh_for <= 0 or not self._enabled:
+        if fresh_for <= 0 or self._max <= 0:
             return
         from .pipeline import SourceResult
 
         kept, now = self._results, time.time()
-        for cpr, result in results.items():
+        for cpr, result in results:
             at = result.fetched_at
             if not result.ok or result.stale or at is None or now - at >= fresh_for:
                 continue
@@ -67,5 +69,7 @@ class RecentResults:
                 result = SourceResult(
                     result.records, ok=True, latency_ms=0.0, cached=True, fetched_at=at
                 )
-            if kept.get((key, cpr)) is not result:
-                kept[(key, cpr)] = result
+            kept.pop((key, cpr), None)  # re-inserted last: the newest go last
+            kept[(key, cpr)] = result
+        while len(kept) > self._max:
+            del kept[next(iter(kept))]

@@ -51,10 +51,13 @@ def test_package_kinds_of_the_active_diagnoses_only() -> None:
 
 def test_what_is_remembered_is_found_for_the_same_listing() -> None:
     index = PackageIndex()
-    kinds = index.remember(ORG, LISTED, _answers(), fresh_for=60)
-    assert kinds == {COPD: {PackageKind.COPD}, BACK: {PackageKind.LOW_BACK_PAIN}}
-    assert index.lookup(ORG, LISTED) == kinds
-    assert index.lookup(ORG, tuple(LISTED)) == kinds  # an equal listing, fetched again
+    packages = index.remember(ORG, LISTED, _answers(), fresh_for=60)
+    kinds = {COPD: {PackageKind.COPD}, BACK: {PackageKind.LOW_BACK_PAIN}}
+    assert packages.kinds == kinds
+    assert packages.patients(PackageKind.COPD) == (LISTED[0],)
+    assert packages.patients(PackageKind.HEART_DISEASE) == ()
+    assert index.lookup(ORG, LISTED) is packages
+    assert index.lookup(ORG, tuple(LISTED[:1]) + LISTED[1:]) is packages  # fetched again
     assert index.lookup("380101000016999", LISTED) is None  # another clinic
 
 
@@ -99,7 +102,7 @@ def test_it_is_not_kept_unless_every_answer_is_fresh_and_ok(
 ) -> None:
     index = PackageIndex()
     index.remember(ORG, LISTED, _answers(), fresh_for=60)
-    kinds = index.remember(ORG, LISTED, answers, fresh_for=fresh_for)
+    kinds = index.remember(ORG, LISTED, answers, fresh_for=fresh_for).kinds
     assert kinds.get(COPD) == frozenset({PackageKind.COPD})  # still what this read found
     assert kinds.get(BACK) == frozenset({PackageKind.LOW_BACK_PAIN}) or BACK not in answers
     assert index.lookup(ORG, LISTED) is None  # and the earlier one is dropped

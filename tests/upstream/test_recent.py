@@ -27,7 +27,7 @@ def _result(age: float = 0.0, **fields: object) -> SourceResult:
 
 def test_a_kept_result_is_served_as_a_cache_hit_while_fresh() -> None:
     recent = RecentResults()
-    recent.keep(KEY, 60, {CPR: _result()})
+    recent.keep(KEY, 60, [(CPR, _result())])
     lookup = recent.fresh(KEY, 60)
     assert lookup is not None
     found = lookup(CPR)
@@ -40,7 +40,7 @@ def test_a_kept_result_is_served_as_a_cache_hit_while_fresh() -> None:
 
 def test_a_result_older_than_the_fresh_ttl_is_not_served() -> None:
     recent = RecentResults()
-    recent.keep(KEY, 60, {CPR: _result(age=30)})
+    recent.keep(KEY, 60, [(CPR, _result(age=30))])
     lookup = recent.fresh(KEY, 20)  # the TTL the caller asks with now
     assert lookup is not None and lookup(CPR) is None
 
@@ -55,19 +55,22 @@ def test_a_result_older_than_the_fresh_ttl_is_not_served() -> None:
 )
 def test_failed_stale_or_old_results_are_never_kept(result: SourceResult) -> None:
     recent = RecentResults()
-    recent.keep(KEY, 60, {CPR: result})
+    recent.keep(KEY, 60, [(CPR, result)])
     assert len(recent) == 0
 
 
 def test_a_fresh_ttl_of_0_keeps_and_serves_nothing() -> None:
     recent = RecentResults()
-    recent.keep(KEY, 0, {CPR: _result()})
+    recent.keep(KEY, 0, [(CPR, _result())])
     assert len(recent) == 0
-    recent.keep(KEY, 60, {CPR: _result()})
+    recent.keep(KEY, 60, [(CPR, _result())])
     assert recent.fresh(KEY, 0) is None
 
 
 def test_it_is_bounded() -> None:
     recent = RecentResults(max_entries=10)
-    recent.keep(KEY, 60, {f"{n:010d}": _result() for n in range(25)})
+    recent.keep(KEY, 60, [(f"{n:010d}", _result()) for n in range(25)])
     assert len(recent) == 10
+    lookup = recent.fresh(KEY, 60)
+    assert lookup is not None
+    assert lookup(f"{24:010d}") is not None and lookup(f"{0:010d}") is None, "oldest went first"
