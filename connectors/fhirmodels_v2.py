@@ -1,5 +1,6 @@
 """Typed models of the resources contract version 2 adds: CarePlan, Observation,
-MedicationStatement, and the ``listing`` source's Patient.
+and MedicationStatement (the ``listing`` source's Patient is read in
+:mod:`connectors.listing`).
 
 Same rules as :mod:`connectors.fhirmodels`: extra fields are ignored, and a resource that
 fails validation (no id, no patient, an unknown status, a missing required element) is
@@ -12,14 +13,10 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from core.codes import CPR_SYSTEM
-from core.cpr import is_valid_cpr
-
 from .fhirmodels import (
     CodeableConcept,
     DayOrInstant,
     FhirModel,
-    Identifier,
     Instant,
     Quantity,
     Reference,
@@ -33,7 +30,6 @@ __all__ = [
     "CarePlanModel",
     "MedicationStatementModel",
     "ObservationModel",
-    "PatientModel",
     "Period",
 ]
 
@@ -152,57 +148,3 @@ class MedicationStatementModel(Resource):
         if not (value.text or any(c.display for c in value.coding)):
             raise ValueError("MedicationStatement.medicationCodeableConcept has no name")
         return value
-
-
-# --- Patient (listing) ----------------------------------------------------------------
-
-
-class PatientIdentifier(Identifier):
-    use: str | None = None
-
-
-class HumanName(FhirModel):
-    text: str | None = None
-    family: str | None = None
-    given: tuple[str, ...] = ()
-
-
-class PatientModel(FhirModel):
-    """A citizen as the ``listing`` source answers: who (the CPR), their name, still listed.
-
-    No ``id`` is needed: the CPR identifies the citizen. A Patient without a valid CPR is
-    unreadable (skipped and counted).
-    """
-
-    resourceType: Literal["Patient"]
-    id: str | None = None
-    identifier: tuple[PatientIdentifier, ...] = ()
-    name: tuple[HumanName, ...] = ()
-    active: bool | None = None
-
-    def cpr(self) -> str:
-        """The CPR number: the first CPR-system identifier not marked ``old``, trimmed.
-
-        Raises:
-            ValueError: none, or not a valid CPR (the message never quotes the value).
-        """
-        current = (
-            i for i in self.identifier if i.system == CPR_SYSTEM and i.use != "old" and i.value
-        )
-        found = next(current, None)
-        if found is None or found.value is None:
-            raise ValueError("Patient has no CPR identifier")
-        value = found.value.strip()
-        if not is_valid_cpr(value):
-            raise ValueError("Patient CPR identifier is not a valid CPR number")
-        return value
-
-    def display_name(self) -> str | None:
-        """``name[0].text``, else its given names and family name joined; None without one."""
-        if not self.name:
-            return None
-        first = self.name[0]
-        if first.text and first.text.strip():
-            return first.text.strip()
-        parts = [part.strip() for part in (*first.given, first.family or "") if part.strip()]
-        return " ".join(parts) or None

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Literal, NotRequired
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
-from core.codes import SOR_SYSTEM
-from core.cpr import mask_cpr
+from core.codes import CPR_SYSTEM, SOR_SYSTEM
+from core.cpr import is_valid_cpr, mask_cpr
 from core.records import ListedPatient
 
 from .fhir import FhirClient
-from .fhirmodels_v2 import PatientModel
 from .transport import Http
 
 __all__ = [
@@ -54,17 +55,83 @@ class Listing:
     skipped: int
 
 
+class _Identifier(TypedDict, total=False):
+    system: str | None
+    value: str | None
+    use: str | None
+
+
+class _HumanName(TypedDict, total=False):
+    text: str | None
+    family: str | None
+    given: tuple[str, ...]
+
+
+class _Patient(TypedDict):
+    """A Patient as the listing answers it: what is read of it, other elements ignored.
+
+    Validated as plain dicts (a TypedDict), not models: a clinic's thousands of Patients are
+    read on every work list whose listing is not fresh.
+    """
+
+    resourceType: Literal["Patient"]
+    id: NotRequired[str | None]
+    identifier: NotRequired[tuple[_Identifier, ...]]
+    name: NotRequired[tuple[_HumanName, ...]]
+    active: NotRequired[bool | None]
+
+
+_PATIENT: TypeAdapter[_Patient] = TypeAdapter(_Patient)
+_PATIENTS: TypeAdapter[list[_Patient]] = TypeAdapter(list[_Patient])
+
+
 def parse_listed_patient(resource: dict[str, object]) -> ListedPatient | None:
     """One Patient → a listed citizen; None when ``active`` is false (no longer listed).
 
+    The CPR is the first CPR-system identifier not marked ``old``, trimmed; the name is
+    ``name[0].text``, else its given names and family name joined (None without one).
+
     Raises:
-        ValidationError, ValueError: an unreadable Patient (no valid CPR, not a Patient).
+        ValidationError, ValueError: an unreadable Patient (no valid CPR, not a Patient);
+            the message never quotes the value.
     """
-    model = PatientModel.model_validate(resource)
-    cpr = model.cpr()
-    if model.active is False:
+    return _listed(_PATIENT.validate_python(resource))
+
+
+def _listed(patient: _Patient) -> ListedPatient | None:
+    cpr = _cpr(patient)
+    if patient.get("active") is False:
         return None
-    return ListedPatient(cpr=cpr, name=model.display_name())
+    return ListedPatient(cpr=cpr, name=_display_name(patient))
+
+
+def _cpr(patient: _Patient) -> str:
+    found = next(
+        (
+            value
+            for i in patient.get("identifier", ())
+            if i.get("system") == CPR_SYSTEM and i.get("use") != "old" and (value := i.get("value"))
+        ),
+        None,
+    )
+    if found is None:
+        raise ValueError("Patient has no CPR identifier")
+    value = found.strip()
+    if not is_valid_cpr(value):
+        raise ValueError("Patient CPR identifier is not a valid CPR number")
+    return value
+
+
+def _display_name(patient: _Patient) -> str | None:
+    names = patient.get("name", ())
+    if not names:
+        return None
+    first = names[0]
+    text = first.get("text")
+    if text and text.strip():
+        return text.strip()
+    parts = (*first.get("given", ()), first.get("family") or "")
+    return " ".join(part.strip() for part in parts if part.strip()) or None
 
 
 class ListingConnector:
@@ -87,9 +154,13 @@ class ListingConnector:
         )
         patients: dict[str, ListedPatient] = {}
         skipped = result.skipped
-        for resource in result.resources:
+        try:  # all at once, the common case; else one at a time, to skip only the unreadable
+            checked: list[_Patient] | None = _PATIENTS.validate_python(result.resources)
+        except ValidationError:
+            checked = None
+        for n, resource in enumerate(result.resources):
             try:
-                listed = parse_listed_patient(resource)
+                listed = parse_listed_patient(resource) if checked is None else _listed(checked[n])
             except ValidationError as exc:
                 reasons = "; ".join(
                     f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"

@@ -5,7 +5,8 @@ at most ``batch_size`` patients per search, all batches at once), never one per 
 
 1. The ``listing`` source names the patients listed with the clinician's organisation.
 2. ``diagnoses`` for all of them finds who has a diagnosis of the package at all; nothing
-   more is asked about the others.
+   more is asked about the others. While what an earlier read found is fresh
+   (:mod:`plans.worklist_index`), only the package's patients are asked, with phase 3.
 3. For those, at once: ``consent``, and what triage and alerts read (appointments,
    careplan's Goals, RiskAssessments and CarePlans, observations), which order and filters
    need whatever the query selects. Consent decides who is in the package *as this
@@ -15,60 +16,51 @@ at most ``batch_size`` patients per search, all batches at once), never one per 
    (journal notes, say) are asked afterwards for the entries of the page alone.
 
 Each entry's package is assembled and flagged exactly as a ``plan`` read by the same
-clinician assembles it (:func:`plans.assembly.assemble_packages`,
-:func:`plans.alerts.raise_alerts`), after consent filtering. Every entry returned is written
-to its patient's access log with context WORKLIST, before the page is returned.
+clinician assembles it (:mod:`plans.worklist_entries`), after consent filtering. Every
+entry returned is written to its patient's access log with context WORKLIST, before the
+page is returned.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
-import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectors import SearchKey
-from core.cpr import pseudonymise_cpr
 from core.errors import BadUserInput, ConsentUnavailable, Forbidden, SourceUnavailable
 from core.localtime import Clock, system_clock
 from core.metrics import Metrics
-from core.records import ConsentRecord, DiagnosisRecord, ListedPatient, Record, TriageLevel
-from plans.alerts import answered_sources, raise_alerts
-from plans.assembly import assemble_packages, package_kind
-from plans.audit import AccessContext, AccessLog, AccessRecord
-from plans.consent import CONSENT_SOURCE, Access, ViewerKind, filter_records, request_access
-from plans.model import AlertKind, AlertPriority, CarePackage, PackageKind, SourceStatus
+from core.records import ListedPatient, TriageLevel
+from plans.audit import AccessLog
+from plans.consent import ViewerKind
+from plans.model import AlertKind, CarePackage, PackageKind, SourceStatus
 from plans.reader import source_statuses
-from plans.tracing import access_log_span, consent_span, note_decisions
+from plans.tracing import consent_span, note_decisions
 from plans.viewer import Viewer
-from plans.views import ViewIds, view_key
+from plans.views import ViewIds
+from plans.worklist_cursors import WorklistCursors
+from plans.worklist_entries import (
+    CONSENT_KEY,
+    DIAGNOSES_KEY,
+    Candidate,
+    EntryAssembler,
+    in_package,
+    log_entries,
+)
+from plans.worklist_index import PackageIndex
 from upstream.listing import ListingSource
 from upstream.pipeline import SourcePipeline, SourceResult
 
 __all__ = ["MAX_PAGE_SIZE", "Worklist", "WorklistEntry", "WorklistQuery", "WorklistReader"]
 
 MAX_PAGE_SIZE = 200
-DIAGNOSES_KEY: SearchKey = ("diagnoses", "Condition")
-CONSENT_KEY: SearchKey = (CONSENT_SOURCE, "Consent")
 #: What order and filters read (triage and alerts, contract §5), asked for every patient
 #: in the package; the course is careplan's on-demand CarePlan search.
 ORDER_SOURCES = frozenset({"appointments", "careplan", "observations"})
 COURSE_SEARCH: SearchKey = ("careplan", "CarePlan")
 
-_PRIORITY_RANK = {AlertPriority.HIGH: 0, AlertPriority.MEDIUM: 1, AlertPriority.LOW: 2}
-_TRIAGE_RANK = {TriageLevel.RED: 0, TriageLevel.YELLOW: 1, TriageLevel.GREEN: 2}
 _DEADLINE_RESULT = SourceResult((), ok=False, error="request deadline exceeded")
-
-#: (alert priority rank, triage rank, oldest alert since as an ordinal, CPR): the order.
-SortKey = tuple[int, int, int, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,61 +89,6 @@ class Worklist:
     sources: list[SourceStatus]
 
 
-class WorklistCursors:
-    """Opaque, tamper-proof cursors: the last entry's sort key, sealed with AES-GCM.
-
-    The key ends in a CPR, which must not travel in clear (a cursor may end up in a URL and
-    so in a log). Sealing also binds a cursor to its query (organisation, kind, filters):
-    one from another query is refused rather than paging somewhere unexpected.
-    """
-
-    def __init__(self, secret: bytes) -> None:
-        key = hmac.new(secret, b"minplan worklist cursor", hashlib.sha256).digest()
-        self._aead = AESGCM(key)
-
-    def encode(self, key: SortKey, scope: bytes) -> str:
-        nonce = uuid.uuid4().bytes[:12]
-        sealed = self._aead.encrypt(nonce, json.dumps(key).encode(), scope)
-        return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
-
-    def decode(self, cursor: str, scope: bytes) -> SortKey:
-        """The key ``cursor`` seals for this query.
-
-        Raises:
-            BadUserInput: not a cursor of this work list query.
-        """
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            plain = self._aead.decrypt(raw[:12], raw[12:], scope)
-            priority, triage, since, cpr = json.loads(plain)
-            return int(priority), int(triage), int(since), str(cpr)
-        except (ValueError, InvalidTag, TypeError):
-            raise BadUserInput(
-                "after is not a cursor of this work list: pass the endCursor of the page "
-                "before, with the same kind, triage and alerts."
-            ) from None
-
-
-@dataclass(slots=True)
-class _Candidate:
-    """A listed patient in the package as this clinician sees it, and what was fetched."""
-
-    listed: ListedPatient
-    access: Access
-    by_key: dict[SearchKey, SourceResult]
-    package: CarePackage | None = None
-    restricted: bool = False
-
-    def sort_key(self) -> SortKey:
-        package = self.package
-        assert package is not None
-        alerts = package.alerts
-        priority = min((_PRIORITY_RANK[a.priority] for a in alerts), default=3)
-        triage = _TRIAGE_RANK[package.triage.level] if package.triage is not None else 3
-        since = min((a.since for a in alerts), default=date.max).toordinal()
-        return priority, triage, since, self.listed.cpr
-
-
 class WorklistReader:
     """Reads clinics' work lists; shared by every request."""
 
@@ -177,8 +114,9 @@ class WorklistReader:
         self.plan_deadline_days = plan_deadline_days
         self.clock = clock
         self.metrics = metrics
-        self.ids = ViewIds(pseudonym_key)
+        self.entries = EntryAssembler(ViewIds(pseudonym_key), plan_deadline_days=plan_deadline_days)
         self.cursors = WorklistCursors(pseudonym_key)
+        self.index = PackageIndex()
         self._configured = {source for source, _ in pipeline.all_search_keys}
 
     async def read(
@@ -212,34 +150,45 @@ class WorklistReader:
         deadline_at = asyncio.get_running_loop().time() + self.deadline
         listing, listed = await self._listed(viewer.org)
         results: dict[SearchKey, dict[str, SourceResult]] = {}
+        order_keys = self._keys(ORDER_SOURCES, also=(COURSE_SEARCH,))
+        phase3 = [CONSENT_KEY, *order_keys]
 
         # Phase 2: diagnoses for everyone listed, to find who may be in the package at all;
         # the others need no more searches (not even consent: nothing of theirs is shown).
-        diagnosed = await self._fetch([DIAGNOSES_KEY], [p.cpr for p in listed], deadline_at)
-        results.update(diagnosed)
-        diagnoses_of = diagnosed.get(DIAGNOSES_KEY, {})
-        maybe = [p for p in listed if _has_package(diagnoses_of.get(p.cpr), query.kind)]
+        # While an earlier read's finding is fresh, only the package's patients are asked.
+        packages = self.index.lookup(viewer.org, listed)
+        if packages is None:
+            everyone = [p.cpr for p in listed]
+            diagnosed = await self._fetch([DIAGNOSES_KEY], everyone, deadline_at, remember=False)
+            results.update(diagnosed)
+            packages = self.index.remember(
+                viewer.org,
+                listed,
+                diagnosed.get(DIAGNOSES_KEY, {}),
+                fresh_for=self.pipeline.fresh_ttl.get(DIAGNOSES_KEY[0], 0.0),
+            )
+        else:
+            phase3.insert(0, DIAGNOSES_KEY)
+        maybe = packages.patients(query.kind)
 
         # Phase 3: for those, consent and what order and filters read, all at once. Who is
         # in the package as this clinician may see it is decided when consent is in.
-        order_keys = self._keys(ORDER_SOURCES, also=(COURSE_SEARCH,))
-        fetched = await self._fetch([CONSENT_KEY, *order_keys], [p.cpr for p in maybe], deadline_at)
+        fetched = await self._fetch(phase3, [p.cpr for p in maybe], deadline_at)
         results.update(fetched)
+        diagnoses_of = results.get(DIAGNOSES_KEY, {})
         consents = fetched.get(CONSENT_KEY, {})
         if maybe and not any(r.ok for r in consents.values()):
             raise ConsentUnavailable(
                 "The consent registry cannot be reached, so the work list cannot be shown."
             )
         with consent_span(ViewerKind.CLINICIAN) as span:
-            candidates = self._in_package(
-                viewer, query.kind, maybe, {CONSENT_KEY: consents, DIAGNOSES_KEY: diagnoses_of}
-            )
+            candidates = in_package(viewer, query.kind, maybe, consents, diagnoses_of)
             note_decisions(span, decided=len(maybe), kept=len(candidates))
         now = self.clock()
         for candidate in candidates:
-            self._assemble(candidate, fetched, query.kind, now)
-        matches = [c for c in candidates if self._matches(c, query)]
-        matches.sort(key=_Candidate.sort_key)
+            self.entries.assemble(candidate, fetched, query.kind, now)
+        matches = [c for c in candidates if c.matches(query.triage, query.alerts)]
+        matches.sort(key=Candidate.sort_key)
         start = 0
         if after is not None:
             start = next((i for i, c in enumerate(matches) if c.sort_key() > after), len(matches))
@@ -253,14 +202,14 @@ class WorklistReader:
             more = await self._fetch(page_keys, [c.listed.cpr for c in page], deadline_at)
             results.update(more)
             for candidate in page:
-                self._assemble(candidate, more, query.kind, now)
+                self.entries.assemble(candidate, more, query.kind, now)
 
         entries = [
             WorklistEntry(c.listed.cpr, c.listed.name, c.package, c.restricted)
             for c in page
             if c.package is not None
         ]
-        await self._log(viewer, page, request_id)
+        await log_entries(self.access_log, viewer, page, request_id, self.pseudonym_key)
         if self.metrics is not None:
             self.metrics.worklist_entries.inc(len(entries))
         end = page[-1].sort_key() if page else after
@@ -282,7 +231,7 @@ class WorklistReader:
         ]
         return "|".join(parts).encode()
 
-    async def _listed(self, org: str) -> tuple[SourceStatus, list[ListedPatient]]:
+    async def _listed(self, org: str) -> tuple[SourceStatus, tuple[ListedPatient, ...]]:
         if self.listing is None:
             raise SourceUnavailable(
                 "The work list needs the listing source, which is not configured here.",
@@ -302,7 +251,7 @@ class WorklistReader:
             latency_ms=answer.latency_ms,
             cached=answer.cached,
         )
-        return status, list(answer.patients)
+        return status, answer.patients
 
     def _keys(self, sources: Iterable[str], also: Sequence[SearchKey] = ()) -> list[SearchKey]:
         wanted = set(sources)
@@ -311,9 +260,17 @@ class WorklistReader:
         return list(dict.fromkeys(keys))
 
     async def _fetch(
-        self, keys: Sequence[SearchKey], cprs: Sequence[str], deadline_at: float
+        self,
+        keys: Sequence[SearchKey],
+        cprs: Sequence[str],
+        deadline_at: float,
+        *,
+        remember: bool = True,
     ) -> dict[SearchKey, dict[str, SourceResult]]:
         """Every search of ``keys`` for ``cprs``: at most ``batch_size`` patients each, at once.
+
+        ``remember``: the pipeline keeps the results decoded for the next read (the package's
+        patients; not everyone listed, whom :class:`PackageIndex` stands for).
 
         A search still running at the deadline counts as failed for its patients; it is
         left to finish (and fill the cache), not cancelled.
@@ -326,128 +283,16 @@ class WorklistReader:
         out: dict[SearchKey, dict[str, SourceResult]] = {key: {} for key in configured}
         if not batches:
             return out
-        tasks = [asyncio.ensure_future(self.pipeline.fetch(key, batch)) for key, batch in batches]
+        tasks = [
+            asyncio.ensure_future(self.pipeline.fetch(key, batch, remember=remember))
+            for key, batch in batches
+        ]
         timeout = max(0.0, deadline_at - asyncio.get_running_loop().time())
         done, _pending = await asyncio.wait(tasks, timeout=timeout)
         for (key, batch), task in zip(batches, tasks, strict=True):
             answers = task.result() if task in done else [_DEADLINE_RESULT] * len(batch)
             out[key].update(zip(batch, answers, strict=True))
         return out
-
-    def _in_package(
-        self,
-        viewer: Viewer,
-        kind: PackageKind,
-        listed: Sequence[ListedPatient],
-        fetched: Mapping[SearchKey, Mapping[str, SourceResult]],
-    ) -> list[_Candidate]:
-        """The listed patients with an active diagnosis of ``kind`` this clinician may see."""
-        candidates = []
-        consents_of = fetched[CONSENT_KEY]
-        diagnoses_of = fetched.get(DIAGNOSES_KEY, {})
-        for patient in listed:
-            consent = consents_of.get(patient.cpr)
-            if consent is None or not consent.ok:
-                continue  # Consents unknown: fail closed, this patient is not shown
-            rules = [r for r in consent.records if isinstance(r, ConsentRecord)]
-            access = request_access(viewer, patient.cpr).decide(rules)
-            if "diagnoses" in access.denied:
-                continue
-            diagnoses = diagnoses_of.get(patient.cpr)
-            if diagnoses is None or not diagnoses.ok:
-                continue
-            visible, _ = filter_records(access, {"diagnoses": diagnoses.records})
-            if any(
-                isinstance(d, DiagnosisRecord) and d.active and package_kind(d.code) is kind
-                for d in visible.get("diagnoses", ())
-            ):
-                by_key = {CONSENT_KEY: consent, DIAGNOSES_KEY: diagnoses}
-                candidates.append(_Candidate(patient, access, by_key))
-        return candidates
-
-    def _assemble(
-        self,
-        candidate: _Candidate,
-        fetched: Mapping[SearchKey, Mapping[str, SourceResult]],
-        kind: PackageKind,
-        now: datetime,
-    ) -> None:
-        """Assemble and flag the candidate's package from everything fetched for them."""
-        cpr = candidate.listed.cpr
-        for key, answers in fetched.items():
-            if cpr in answers:
-                candidate.by_key[key] = answers[cpr]
-        by_source: dict[str, list[Record]] = {}
-        for (source, _), result in candidate.by_key.items():
-            by_source.setdefault(source, []).extend(result.records)
-        access = candidate.access
-        visible, restricted = filter_records(access, by_source)
-        view = view_key(access)
-        packages, _unassigned = assemble_packages(
-            visible, package_id=lambda k: self.ids.package_id(cpr, k, view)
-        )
-        raise_alerts(
-            packages,
-            sections=access.allowed,
-            answered=answered_sources({k: r.ok for k, r in candidate.by_key.items()}),
-            now=now,
-            deadline_days=self.plan_deadline_days,
-            second_person=False,
-        )
-        candidate.package = next((p for p in packages if p.kind is kind), None)
-        candidate.restricted = restricted
-
-    @staticmethod
-    def _matches(candidate: _Candidate, query: WorklistQuery) -> bool:
-        package = candidate.package
-        if package is None:
-            return False
-        if query.triage is not None and (
-            package.triage is None or package.triage.level not in query.triage
-        ):
-            return False
-        return query.alerts is None or any(a.kind in query.alerts for a in package.alerts)
-
-    async def _log(
-        self, viewer: Viewer, page: Sequence[_Candidate], request_id: str | None
-    ) -> None:
-        if not page:
-            return
-        at = datetime.now(UTC)
-        request = request_id or uuid.uuid4().hex
-        with access_log_span(AccessContext.WORKLIST, len(page)):
-            await self._record(viewer, page, at, request)
-
-    async def _record(
-        self, viewer: Viewer, page: Sequence[_Candidate], at: datetime, request: str
-    ) -> None:
-        await self.access_log.record_many(
-            [
-                AccessRecord(
-                    at=at,
-                    patient=pseudonymise_cpr(c.listed.cpr, self.pseudonym_key),
-                    actor_role=c.access.kind.value,
-                    actor_name=viewer.name,
-                    actor_org=viewer.org,
-                    actor_org_name=viewer.org_name,
-                    actor_ref=viewer.subject,
-                    sections=c.access.allowed,
-                    emergency=False,
-                    reason=None,
-                    request_id=request,
-                    context=AccessContext.WORKLIST,
-                )
-                for c in page
-            ]
-        )
-
-
-def _has_package(diagnoses: SourceResult | None, kind: PackageKind) -> bool:
-    """An active diagnosis of ``kind`` among what the source said (before consent)."""
-    return diagnoses is not None and any(
-        isinstance(d, DiagnosisRecord) and d.active and package_kind(d.code) is kind
-        for d in diagnoses.records
-    )
 
 
 def _statuses(results: Mapping[SearchKey, Mapping[str, SourceResult]]) -> list[SourceStatus]:

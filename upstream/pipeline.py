@@ -20,23 +20,25 @@ and pages of the upstream search, and how many patients it carried. Counts only:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, Status, StatusCode
 
 from connectors import Connector, Fetched, SearchKey
-from core.cpr import pseudonymise_cpr
+from core.cpr import pseudonymiser
 from core.errors import UpstreamBadResponse, UpstreamError
 from core.metrics import Metrics
 from core.records import Record
 from core.tracebacks import format_traceback
 from core.tracing import span
 
+from ._spans import SearchCalls, describe_search
 from .cache import CacheEntry, SourceCache
+from .recent import RecentResults
 from .resilience import Resilience
 
 __all__ = ["SourcePipeline", "SourceResult"]
@@ -56,16 +58,12 @@ class SourceResult:
     error: str | None = None
     stale: bool = False
     cached: bool = False
+    #: When (wall clock) the source gave these records; None when it did not answer.
+    fetched_at: float | None = None
 
 
-@dataclass(slots=True)
-class _Upstream:
-    """What one search's upstream calls did, for its span."""
-
-    calls: int = 0
-    attempts: int = 0
-    pages: int = 0
-    error: str | None = None
+#: One upstream search's results by CPR: what its patients' joiners wait on.
+_Batch = asyncio.Future[Mapping[str, SourceResult]]
 
 
 class SourcePipeline:
@@ -74,6 +72,7 @@ class SourcePipeline:
     Args:
         fresh_ttl: per source, seconds a cached answer is served instead of asking.
         stale_ttl: per source, seconds a cached answer may stand in for a failed search.
+        recent: fresh results kept decoded at most, for callers that ask to (the work list).
     """
 
     def __init__(
@@ -86,15 +85,18 @@ class SourcePipeline:
         pseudonym_key: bytes,
         fresh_ttl: Mapping[str, float],
         stale_ttl: Mapping[str, float],
+        recent: int = 4096,
     ) -> None:
         self.connectors = dict(connectors)
         self.metrics = metrics
         self.cache = cache
         self.resilience = resilience
         self.pseudonym_key = pseudonym_key
+        self._pseudonym = pseudonymiser(pseudonym_key)
         self.fresh_ttl = dict(fresh_ttl)
         self.stale_ttl = dict(stale_ttl)
-        self._inflight: dict[tuple[SearchKey, str], asyncio.Future[SourceResult]] = {}
+        self._inflight: dict[tuple[SearchKey, str], _Batch] = {}
+        self.recent = RecentResults(recent)
         #: The searches a plan read makes. A connector's on-demand types (``CarePlan``) are
         #: left out, yet :meth:`fetch` answers them too, for a reader that asks.
         self.search_keys: tuple[SearchKey, ...] = tuple(
@@ -113,81 +115,116 @@ class SourcePipeline:
         """Each source's circuit: ``closed``, ``opened`` or ``half-opened``."""
         return await self.resilience.states(self.connectors)
 
-    async def fetch(self, key: SearchKey, cprs: Sequence[str]) -> list[SourceResult]:
-        """The results of one search for many patients, in the order of ``cprs``."""
+    async def fetch(
+        self, key: SearchKey, cprs: Sequence[str], *, remember: bool = False
+    ) -> list[SourceResult]:
+        """The results of one search for many patients, in the order of ``cprs``.
+
+        ``remember``: keep the fresh results decoded (:class:`upstream.recent.RecentResults`)
+        for a caller that will ask again within the fresh TTL (the work list).
+        """
         with span(_tracer, f"search {key[0]} {key[1]}") as current:
-            upstream = _Upstream()
-            results = await self._fetch(key, cprs, upstream)
+            upstream = SearchCalls()
+            results = await self._fetch(key, cprs, upstream, remember)
             if current.is_recording():
-                _describe(current, key, len(set(cprs)), results, upstream)
+                describe_search(current, key, len(set(cprs)), results, upstream)
             return results
 
     async def _fetch(
-        self, key: SearchKey, cprs: Sequence[str], upstream: _Upstream
+        self, key: SearchKey, cprs: Sequence[str], upstream: SearchCalls, remember: bool
     ) -> list[SourceResult]:
         results: dict[str, SourceResult] = {}
-        joined: dict[str, asyncio.Future[SourceResult]] = {}
+        joined: dict[str, _Batch] = {}
+        inflight = self._inflight
+        fresh_for = self.fresh_ttl.get(key[0], 0.0)
+        recent = self.recent.fresh(key, fresh_for)
         lookup = []
         for cpr in dict.fromkeys(cprs):
-            future = self._inflight.get((key, cpr))
-            if future is not None:
+            known = recent(cpr) if recent is not None else None
+            if known is not None:
+                results[cpr] = known
+            elif (future := inflight.get((key, cpr))) is not None:
                 joined[cpr] = future
             else:
                 lookup.append(cpr)
-        refs = {cpr: pseudonymise_cpr(cpr, self.pseudonym_key) for cpr in lookup}
-        fresh_for = self.fresh_ttl.get(key[0], 0.0)
-        pairs = [(c, refs[c]) for c in lookup]
-        entries = await self.cache.get_many(key, pairs, fresh_for=fresh_for) if lookup else []
-        stale_for = self.stale_ttl.get(key[0], 0.0)
-        stale: dict[str, CacheEntry] = {}
-        owned: list[str] = []
-        hits = 0
-        now = time.time()
-        for cpr, entry in zip(lookup, entries, strict=True):
-            age = now - entry.fetched_at if entry is not None else None
-            if entry is not None and age is not None and age < fresh_for:
-                hits += 1
-                results[cpr] = SourceResult(entry.records, ok=True, latency_ms=0.0, cached=True)
-                continue
-            if entry is not None and age is not None and age < stale_for:
-                stale[cpr] = entry
-            future = self._inflight.get((key, cpr))  # another request may have started it
-            if future is not None:
-                joined[cpr] = future
-                continue
-            self._inflight[(key, cpr)] = asyncio.get_running_loop().create_future()
-            owned.append(cpr)
+        recalled = len(results)  # served from ``self.recent``
+        cached = 0  # of ``lookup``, served fresh from the cache
+        pseudonym = self._pseudonym
+        refs = {cpr: pseudonym(cpr) for cpr in lookup}
+        stale: dict[str, CacheEntry] | None = None
+        owned = lookup
+        if fresh_for > 0 and lookup:
+            owned, stale = [], {}
+            pairs = [(c, refs[c]) for c in lookup]
+            entries = await self.cache.get_many(key, pairs, fresh_for=fresh_for)
+            stale_for = self.stale_ttl.get(key[0], 0.0)
+            now = time.time()
+            for cpr, entry in zip(lookup, entries, strict=True):
+                age = now - entry.fetched_at if entry is not None else None
+                if entry is not None and age is not None and age < fresh_for:
+                    cached += 1
+                    at = entry.fetched_at
+                    results[cpr] = SourceResult(
+                        entry.records, ok=True, latency_ms=0.0, cached=True, fetched_at=at
+                    )
+                    continue
+                if entry is not None and age is not None and age < stale_for:
+                    stale[cpr] = entry
+                future = inflight.get((key, cpr))  # another request may have started it
+                if future is not None:
+                    joined[cpr] = future
+                    continue
+                owned.append(cpr)
+        # else: nothing may be served fresh, so the cache is read only if the source fails.
         # Counted once per search, not per patient: a work list looks up thousands.
-        if hits:
+        if hits := len(results):
             self.metrics.child(self.metrics.cache, key[0], "hit").inc(hits)
-        if len(lookup) > hits:
-            self.metrics.child(self.metrics.cache, key[0], "miss").inc(len(lookup) - hits)
+        if len(lookup) > cached:
+            self.metrics.child(self.metrics.cache, key[0], "miss").inc(len(lookup) - cached)
         if owned:
+            # One future for the whole search: whoever asks meanwhile for one of its patients
+            # joins it (single flight).
+            batch: _Batch = asyncio.get_running_loop().create_future()
+            for cpr in owned:
+                inflight[(key, cpr)] = batch
             try:
                 fetched = await self._fetch_upstream(key, owned, refs, stale, upstream)
             except BaseException:  # cancelled: joiners get a failure, never a hang
-                self._settle(key, {c: SourceResult((), ok=False, error="cancelled") for c in owned})
+                failed = SourceResult((), ok=False, error="cancelled")
+                self._settle(key, batch, owned, dict.fromkeys(owned, failed))
                 raise
-            self._settle(key, fetched)
+            self._settle(key, batch, owned, fetched)
             results.update(fetched)
+        if remember:  # all but those that came from there
+            self.recent.keep(key, fresh_for, itertools.islice(results.items(), recalled, None))
         for cpr, future in joined.items():
-            results[cpr] = await asyncio.shield(future)
+            results[cpr] = (await asyncio.shield(future))[cpr]
         return [results[cpr] for cpr in cprs]
 
-    def _settle(self, key: SearchKey, fetched: Mapping[str, SourceResult]) -> None:
-        for cpr, result in fetched.items():
-            future = self._inflight.pop((key, cpr), None)
-            if future is not None and not future.done():
-                future.set_result(result)
+    def _settle(
+        self,
+        key: SearchKey,
+        batch: _Batch,
+        owned: Sequence[str],
+        fetched: Mapping[str, SourceResult],
+    ) -> None:
+        inflight = self._inflight
+        for cpr in owned:
+            if inflight.get((key, cpr)) is batch:
+                del inflight[(key, cpr)]
+        if not batch.done():
+            batch.set_result(fetched)
 
     async def _fetch_upstream(
         self,
         key: SearchKey,
         cprs: list[str],
         refs: Mapping[str, str],
-        stale: Mapping[str, CacheEntry],
-        upstream: _Upstream,
+        stale: Mapping[str, CacheEntry] | None,
+        upstream: SearchCalls,
     ) -> dict[str, SourceResult]:
+        """One upstream search for ``cprs``; on failure, ``stale`` entries stand in (None:
+        the cache was not read yet, and is read now)."""
         source, resource_type = key
         connector = self.connectors[source]
         started = time.perf_counter()
@@ -225,12 +262,20 @@ class SourcePipeline:
                 )  # fmt: skip
             self.metrics.child(self.metrics.source_errors, source, label).inc()
             ms = (time.perf_counter() - started) * 1000
+            if stale is None:
+                stale = await self._stale_entries(key, cprs, refs)
             out = {}
             for cpr in cprs:
                 entry = stale.get(cpr)
                 if entry is not None and entry.usable:  # read only now: most never are
                     self.metrics.child(self.metrics.cache, source, "stale").inc()
-                    out[cpr] = SourceResult(entry.records, ok=True, latency_ms=ms, stale=True)
+                    out[cpr] = SourceResult(
+                        entry.records,
+                        ok=True,
+                        latency_ms=ms,
+                        stale=True,
+                        fetched_at=entry.fetched_at,
+                    )
                 else:
                     out[cpr] = SourceResult((), ok=False, latency_ms=ms, error=reason)
             return out
@@ -247,41 +292,22 @@ class SourcePipeline:
             key, [(refs[cpr], CacheEntry(now, recs)) for cpr, recs in by_cpr.items()]
         )
         ms = elapsed * 1000
-        return {cpr: SourceResult(recs, ok=True, latency_ms=ms) for cpr, recs in by_cpr.items()}
-
-
-def _describe(
-    span: Span,
-    key: SearchKey,
-    patients: int,
-    results: Sequence[SourceResult],
-    upstream: _Upstream,
-) -> None:
-    """The search's span attributes: names of configuration and counts, never a patient."""
-    failed = sum(not r.ok for r in results)
-    stale = sum(r.stale for r in results)
-    fresh = sum(r.cached for r in results)
-    if fresh == len(results):
-        cache = "fresh"
-    elif stale:
-        cache = "stale"
-    else:
-        cache = "miss"
-    span.set_attributes(
-        {
-            "minplan.source": key[0],
-            "minplan.resource_type": key[1],
-            "minplan.patients": patients,
-            "minplan.cache": cache,
-            "minplan.cache.fresh": fresh,
-            "minplan.cache.stale": stale,
-            "minplan.upstream.calls": upstream.calls,
-            "minplan.upstream.retries": upstream.attempts - upstream.calls,
-            "minplan.upstream.pages": upstream.pages,
-            "minplan.outcome": "failed" if failed else ("stale" if stale else "ok"),
+        return {
+            cpr: SourceResult(recs, ok=True, latency_ms=ms, fetched_at=now)
+            for cpr, recs in by_cpr.items()
         }
-    )
-    if upstream.error is not None:
-        span.set_attribute("error.type", upstream.error)
-    if failed:
-        span.set_status(Status(StatusCode.ERROR))
+
+    async def _stale_entries(
+        self, key: SearchKey, cprs: Sequence[str], refs: Mapping[str, str]
+    ) -> dict[str, CacheEntry]:
+        """The cache's entries for ``cprs`` young enough to stand in for a failed search."""
+        stale_for = self.stale_ttl.get(key[0], 0.0)
+        if stale_for <= 0:
+            return {}
+        entries = await self.cache.get_many(key, [(c, refs[c]) for c in cprs], fresh_for=0.0)
+        now = time.time()
+        return {
+            cpr: entry
+            for cpr, entry in zip(cprs, entries, strict=True)
+            if entry is not None and now - entry.fetched_at < stale_for
+        }
