@@ -202,3 +202,20 @@ def make_v2_gateway(make_gateway: MakeGateway) -> MakeGateway:
     """
     assert {"observations", "medication"} <= set(READABLE_SOURCES)
     return make_gateway
+
+
+@pytest.fixture
+async def redis_cache_url() -> str:
+    """An empty Redis database for the shared source cache (skips, or fails under CI, without
+    Redis: tests.services.require_service)."""
+    from tests.services import redis_reachable, redis_url, require_service
+
+    url = redis_url()
+    reachable, detail = await redis_reachable(url)
+    require_service("Redis", reachable, detail)
+    import redis.asyncio as redis
+
+    client = redis.Redis.from_url(url)
+    await client.flushdb()
+    await client.aclose()
+    return url

@@ -20,7 +20,6 @@ from demo.sources import create_sources_app
 from tests.conftest import FaultyTransport, Gateway, MakeGateway
 from tests.fhir_v2 import consent_block
 from tests.schema.test_worklist import GP, OTHER_GP, WORKLIST, Clinic, copd, cprs, patient, worklist
-from tests.services import redis_reachable, redis_url, require_service
 
 TTL = 60.0
 
@@ -224,30 +223,16 @@ async def test_listing_down_after_its_ttl_without_a_stale_list_is_source_unavail
     assert body["errors"][0]["extensions"]["code"] == "SOURCE_UNAVAILABLE"
 
 
-@pytest.fixture
-async def redis_cache() -> str:
-    """An empty Redis database for the shared source cache."""
-    url = redis_url()
-    reachable, detail = await redis_reachable(url)
-    require_service("Redis", reachable, detail)
-    import redis.asyncio as redis
-
-    client = redis.Redis.from_url(url)
-    await client.flushdb()
-    await client.aclose()
-    return url
-
-
 @pytest.mark.redis
 async def test_two_gateways_on_one_redis_show_a_change_after_the_ttl_alike(
     make_gateway: MakeGateway,
     clinic: Clinic,
     upstream: FaultyTransport,
     advance: Any,
-    redis_cache: str,
+    redis_cache_url: str,
 ) -> None:
     c: Any = clinic
-    shared = {"transport": upstream, "cache_url": redis_cache, "cache_ttl": TTL}
+    shared = {"transport": upstream, "cache_url": redis_cache_url, "cache_ttl": TTL}
     async with make_gateway(**shared) as first, make_gateway(**shared) as second:
         ours, theirs = first.clinician(GP), second.clinician(GP)
         before = await worklist(first, ours)

@@ -8,7 +8,6 @@ import pytest
 
 from demo.people import ORG_GP, ORG_HOSPITAL, PATIENT_BLOCKS, PATIENT_COPD
 from tests.conftest import MakeGateway
-from tests.services import redis_reachable, redis_url, require_service
 
 #: Selects every source's data: a clinician's read makes all 8 searches, the patient's 7
 #: (no consent, contract §6).
@@ -79,19 +78,6 @@ async def test_cache_outage_reads_as_miss(make_gateway: MakeGateway) -> None:
         body = await gw.data(PLAN, gw.citizen(PATIENT_COPD))
     assert body["data"]["plan"]["packages"][0]["kind"] == "COPD"
     assert all(s["ok"] for s in body["data"]["plan"]["sources"])
-
-
-@pytest.fixture
-async def redis_cache_url() -> str:
-    url = redis_url()
-    reachable, detail = await redis_reachable(url)
-    require_service("Redis", reachable, detail)
-    import redis.asyncio as redis
-
-    client = redis.Redis.from_url(url)
-    await client.flushdb()
-    await client.aclose()
-    return url
 
 
 @pytest.mark.redis
