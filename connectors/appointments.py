@@ -6,7 +6,8 @@ from core.records import AppointmentRecord, AppointmentStatus
 
 from .base import Connector
 from .fhir import FhirClient
-from .fhirmodels import AppointmentModel, condition_ids
+from .fhirbase import condition_ids
+from .fhirmodels import AppointmentModel
 
 __all__ = ["SOURCE", "STATUS_MAP", "AppointmentsConnector", "parse_appointment"]
 

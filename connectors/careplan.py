@@ -17,7 +17,8 @@ from core.records import CourseRecord, GoalRecord, TriageLevel, TriageRecord
 
 from .base import Connector
 from .fhir import FhirClient
-from .fhirmodels import GoalModel, Quantity, Range, RiskAssessmentModel, Target, condition_ids
+from .fhirbase import condition_ids
+from .fhirmodels import GoalModel, Quantity, Range, RiskAssessmentModel, Target
 from .fhirmodels_v2 import CarePlanModel
 
 __all__ = [

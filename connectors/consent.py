@@ -14,7 +14,7 @@ from core.records import ConsentActorRecord, ConsentProvisionRecord, ConsentReco
 
 from .base import Connector, Fetched
 from .fhir import FhirClient
-from .fhirmodels import ConsentModel, Provision
+from .fhirmodels_consent import ConsentModel, Provision
 
 __all__ = ["SOURCE", "ConsentConnector", "parse_consent"]
 

@@ -13,15 +13,9 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from .fhirmodels import (
-    CodeableConcept,
-    DayOrInstant,
-    FhirModel,
-    Instant,
-    Quantity,
-    Reference,
-    Resource,
-)
+from .fhirbase import CodeableConcept, FhirModel, Reference, Resource
+from .fhirmodels import Quantity
+from .fhirtime import DayOrInstant, Instant
 
 __all__ = [
     "CARE_PLAN_STATUSES",

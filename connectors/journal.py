@@ -7,7 +7,8 @@ from core.records import JournalNoteRecord
 
 from .base import Connector
 from .fhir import FhirClient
-from .fhirmodels import DocumentReferenceModel, condition_ids
+from .fhirbase import condition_ids
+from .fhirmodels import DocumentReferenceModel
 
 __all__ = ["SOURCE", "JournalConnector", "parse_document_reference"]
 

@@ -7,7 +7,7 @@ from core.records import MedicationRecord
 
 from .base import Connector
 from .fhir import FhirClient
-from .fhirmodels import condition_ids
+from .fhirbase import condition_ids
 from .fhirmodels_v2 import MedicationStatementModel
 
 __all__ = ["ATC_SYSTEM", "SOURCE", "MedicationConnector", "parse_medication_statement"]

@@ -12,7 +12,7 @@ from core.records import MeasurementOrigin, MeasurementRecord
 
 from .base import Connector
 from .fhir import FhirClient
-from .fhirmodels import CodeableConcept, condition_ids
+from .fhirbase import CodeableConcept, condition_ids
 from .fhirmodels_v2 import ObservationModel
 
 __all__ = [

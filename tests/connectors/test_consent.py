@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.consent import SOURCE, parse_consent
-from connectors.fhirmodels import MAX_PROVISION_DEPTH
+from connectors.fhirmodels_consent import MAX_PROVISION_DEPTH
 from core.codes import CPR_SYSTEM, SOR_SYSTEM
 from core.errors import UpstreamBadResponse
 from core.records import ConsentActorRecord, ConsentProvisionRecord, ConsentRecord
