@@ -183,15 +183,25 @@ async def test_diagnoses_down_after_the_ttl_stale_answers_stand_in_and_are_not_k
         assert asked(gw, "diagnoses") == listed, "the stale answers were not kept as fresh"
 
 
-async def test_diagnoses_down_without_a_stale_answer_leaves_the_list_empty(
-    make_gateway: MakeGateway, clinic: Clinic, upstream: FaultyTransport, advance: Any
-) -> None:
+async def _read_after_the_ttl_with_a_source_down(
+    make_gateway: MakeGateway, upstream: FaultyTransport, advance: Any, source: str
+) -> dict[str, Any]:
+    """A read, then the TTL over and ``source`` down with nothing stale: the next read."""
     async with make_gateway(transport=upstream, cache_ttl=TTL, stale_ttl=0) as gw:
         token = gw.clinician(GP)
         assert await worklist(gw, token)
         advance(TTL + 1)
-        upstream.faults["diagnoses"] = 503
-        body = await gw.data(WORKLIST, token, {"kind": "COPD"})
+        upstream.faults[source] = 503
+        body: dict[str, Any] = await gw.data(WORKLIST, token, {"kind": "COPD"})
+    return body
+
+
+async def test_diagnoses_down_without_a_stale_answer_leaves_the_list_empty(
+    make_gateway: MakeGateway, clinic: Clinic, upstream: FaultyTransport, advance: Any
+) -> None:
+    body = await _read_after_the_ttl_with_a_source_down(
+        make_gateway, upstream, advance, "diagnoses"
+    )
     page = body["data"]["worklist"]
     assert page["entries"] == [] and statuses(page)["diagnoses"] is False
 
@@ -213,12 +223,7 @@ async def test_consent_down_refuses_the_list_even_with_diagnoses_fresh(
 async def test_listing_down_after_its_ttl_without_a_stale_list_is_source_unavailable(
     make_gateway: MakeGateway, clinic: Clinic, upstream: FaultyTransport, advance: Any
 ) -> None:
-    async with make_gateway(transport=upstream, cache_ttl=TTL, stale_ttl=0) as gw:
-        token = gw.clinician(GP)
-        assert await worklist(gw, token)
-        advance(TTL + 1)
-        upstream.faults["listing"] = 503
-        body = await gw.data(WORKLIST, token, {"kind": "COPD"})
+    body = await _read_after_the_ttl_with_a_source_down(make_gateway, upstream, advance, "listing")
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "SOURCE_UNAVAILABLE"
 
