@@ -19,12 +19,13 @@ from graphql import (
     OperationDefinitionNode,
     SelectionSetNode,
 )
-from graphql.execution.collect_fields import CollectedFields, FragmentDetails
+from graphql.execution.collect_fields import FragmentDetails
 
 __all__ = ["Collected", "collected_for"]
 
-#: Collected sub-selections of one operation, by return type and the field nodes' identity.
-Collected = dict[tuple[Any, ...], CollectedFields]
+#: Collected sub-selections of one operation, by return type and the field nodes' identity;
+#: the executor keeps each sub-selection's steps here too, under keys of its own.
+Collected = dict[tuple[Any, ...], Any]
 
 #: Per parsed operation (by identity, the operation kept alive beside its entry so that
 #: its id is never reused): the sub-selections collected, or None when they may differ

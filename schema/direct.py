@@ -12,12 +12,14 @@ from typing import Any
 
 from graphql import (
     GraphQLField,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    GraphQLString,
     Undefined,
     is_leaf_type,
     is_object_type,
@@ -77,21 +79,35 @@ class Nested:
         self.non_null = isinstance(return_type, GraphQLNonNull)
 
 
+#: Scalars whose output coercion gives a ``str`` back unchanged (graphql-core's
+#: ``serialize_string`` and ``serialize_id``): a ``str`` is read without the call.
+_STR_AS_IS = (GraphQLString, GraphQLID)
+
+
 class Leaf:
     """How to read one plain attribute field of a scalar or enum type without a resolver."""
 
-    __slots__ = ("coerce", "getter", "name", "non_null")
+    __slots__ = ("coerce", "getter", "name", "non_null", "str_as_is")
 
     def __init__(
         self, getter: Callable[[Any, str], Any], name: str, type_: GraphQLLeafType, non_null: bool
     ) -> None:
         self.getter, self.name, self.non_null = getter, name, non_null
         self.coerce = type_.coerce_output_value
+        self.str_as_is = any(type_ is t for t in _STR_AS_IS)
 
     def read(self, source: Any) -> Any:
-        value = attribute(self.getter, self.name, source, non_null=self.non_null)
-        if value is None or value is SLOW or isinstance(value, Exception):
-            return value if value is None else SLOW
+        # attribute() inlined: this runs for every leaf of every answer.
+        try:
+            value = self.getter(source, self.name)
+        except Exception:  # graphql-core's path reads it again and reports it
+            return SLOW
+        if value is None:
+            return SLOW if self.non_null else None
+        if self.str_as_is and type(value) is str:
+            return value  # what the type's coercion returns for a str
+        if isinstance(value, Exception):
+            return SLOW
         try:
             coerced = self.coerce(value)
         except Exception:  # as above: reported by graphql-core's path

@@ -22,6 +22,12 @@ from .direct import LEAF, NESTED, NO_INFO, SLOW, Leaf, Nested, attribute, unusua
 
 __all__ = ["AcyclicExecutionContext"]
 
+#: One selected field: its response name, its nodes, and how it is read (a leaf, a plain
+#: object or list of objects, or neither: graphql-core's path).
+Step = tuple[str, FieldDetailsList, Leaf | None, Nested | None]
+#: The memo's key for a sub-selection's steps (beside the collected sub-selections).
+_STEPS = "steps"
+
 
 class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
     """strawberry's execution context without graphql-core's reference cycle.
@@ -80,23 +86,21 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
         results: dict[str, Any] = {}
         rest: dict[str, FieldDetailsList] = {}
         pending: dict[str, Awaitable[Any]] = {}
-        fields = parent_type.fields
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                field_def = fields.get(field_details_list[0].node.name.value)
-                value = SLOW
-                if field_def is not None:
-                    extensions = field_def.extensions
-                    leaf: Leaf | None = extensions.get(LEAF)
-                    if leaf is not None:
-                        value = leaf.read(source_value)
-                    elif (nested := extensions.get(NESTED)) is not None:
-                        value = self._nested(
-                            nested, parent_type, source_value, path, response_name,
-                            field_details_list, position_context,
-                        )  # fmt: skip
-                        if value is not SLOW and self.is_awaitable(value):
-                            pending[response_name] = value
+            for response_name, field_details_list, leaf, nested in self._steps(
+                parent_type, grouped_field_set, path
+            ):
+                if leaf is not None:
+                    value = leaf.read(source_value)
+                elif nested is not None:
+                    value = self._nested(
+                        nested, parent_type, source_value, path, response_name,
+                        field_details_list, position_context,
+                    )  # fmt: skip
+                    if value is not SLOW and self.is_awaitable(value):
+                        pending[response_name] = value
+                else:
+                    value = SLOW
                 if value is SLOW:
                     rest[response_name] = field_details_list
                 results[response_name] = value  # a placeholder for the rest: keeps the order
@@ -129,6 +133,31 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return _merge(results, rest, others if isinstance(others, dict) else done[-1])
 
         return merged()
+
+    def _steps(
+        self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet, path: Path | None
+    ) -> list[Step]:
+        """Each selected field with how it is read: looked up once per sub-selection of an
+        operation (the memo keeps the sub-selections graphql-core collected), not per object.
+
+        The root's selection is collected anew for each request: its steps are not kept.
+        """
+        memo = self._operation_collected() if path is not None else None
+        key = (_STEPS, parent_type, id(grouped_field_set))
+        if memo is not None and (hit := memo.get(key)) is not None and hit[0] is grouped_field_set:
+            steps: list[Step] = hit[1]
+            return steps
+        fields = parent_type.fields
+        steps = []
+        for response_name, field_details_list in grouped_field_set.items():
+            field_def = fields.get(field_details_list[0].node.name.value)
+            extensions = field_def.extensions if field_def is not None else {}
+            leaf, nested = extensions.get(LEAF), extensions.get(NESTED)
+            steps.append((response_name, field_details_list, leaf, nested))
+        if memo is not None:
+            # The selection kept beside its steps: its id is never reused while they are.
+            memo[key] = (grouped_field_set, steps)
+        return steps
 
     def _operation_collected(self) -> Collected | None:
         if not self._collected_known:

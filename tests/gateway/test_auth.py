@@ -628,3 +628,57 @@ async def test_sor_codes_accepted(
 ) -> None:
     viewer = await verifier.verify(sign(claims(role="clinician", cpr=None, org=org), rsa_key))
     assert viewer.org == org
+
+
+# --- the header read once ---------------------------------------------------------------
+
+
+def _padded(token: str) -> str:
+    return ".".join(part + "=" * (-len(part) % 4) for part in token.split("."))
+
+
+def _odd_tokens(rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey) -> list[str]:
+    good = sign(claims(), rsa_key)
+    head, payload, signature = good.split(".")
+    return [
+        good,
+        sign(claims(), ec_key, kid="ec-1", alg="ES256"),
+        _padded(good),  # padding: PyJWT reads it (the signature then covers other bytes)
+        f"{head}.{payload}.{signature}.{signature}",  # a fourth segment
+        f"{head}.{payload}!.{signature}",  # a character outside base64url
+        f"{head}.AAAAA.{signature}",  # a segment of length 4n + 1
+        f"{head}..{signature}",  # an empty payload
+        f"{b64url(b'[1, 2]')}.{payload}.{signature}",  # a header that is not an object
+        f"{b64url(b'{nope')}.{payload}.{signature}",  # a header that is not JSON
+        forge({"alg": "RS256", "kid": 7}, claims()),
+        forge({"alg": "RS256", "kid": "rsa-1", "crit": ["exp"]}, claims()),
+        forge({"alg": "RS256", "kid": "rsa-1", "b64": False}, claims()),
+        forge({"alg": "none"}, claims()),
+        forge({"alg": "RS512", "kid": "rsa-1"}, claims()),
+        sign(claims(), rsa_key, kid="rsa-9"),  # a kid the JWKS does not have
+        f"{head}.{payload}.{signature[:-4]}AAAA",  # a signature that does not verify
+    ]
+
+
+async def _outcome(verifier: TokenVerifier, token: str) -> Viewer | str:
+    try:
+        return await verifier.verify(token)
+    except AuthError as exc:
+        return str(exc)
+
+
+async def test_header_read_once_answers_as_pyjwt(
+    write_jwks: Callable[[dict[str, Any]], str],
+    rsa_key: rsa.RSAPrivateKey,
+    ec_key: ec.EllipticCurvePrivateKey,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every token, odd or not, gets the answer PyJWT's own header read gives it."""
+    url = write_jwks(jwks((rsa_key, "rsa-1"), (ec_key, "ec-1")))
+    tokens = _odd_tokens(rsa_key, ec_key)
+    ours = [await _outcome(TokenVerifier(issuer=ISSUER, jwks_url=url), t) for t in tokens]
+    monkeypatch.setattr("gateway.auth._plain_header", lambda _token: None)
+    pyjwt = [await _outcome(TokenVerifier(issuer=ISSUER, jwks_url=url), t) for t in tokens]
+    assert ours == pyjwt
+    assert isinstance(ours[0], Viewer) and isinstance(ours[1], Viewer)
+    assert ours[3:6] == ["malformed token"] * 3
