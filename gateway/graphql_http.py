@@ -18,6 +18,7 @@ that is HTTP's (a malformed body, a wrong method or media type) is always a JSON
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -35,7 +36,8 @@ from strawberry.types import ExecutionResult
 
 from core.errors import AuthError
 from plans.viewer import Viewer
-from schema import Context
+from schema import Context, MinPlanSchema
+from schema.prefetch import start_plan_searches
 
 from .auth import bearer_token
 from .documents import DocumentRefused, TrustedDocuments, resolve_document
@@ -260,6 +262,39 @@ class AuthenticatedGraphQL(GraphQL[Context, None]):
             request.scope[_STATUS] = 400
             answer.pop("data", None)
         return answer
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> Any:
+        """strawberry's, once the plan's searches have left (:mod:`schema.prefetch`).
+
+        They leave first, and strawberry prepares the execution meanwhile: its part is then
+        spent during the sources' wait, not before it. The loaders send from tasks of their
+        own, which run at the loop's second turn (one to make them, one to run them).
+        """
+        schema = self.schema
+        if (
+            isinstance(schema, MinPlanSchema)
+            and isinstance(request_data, GraphQLRequestData)
+            and start_plan_searches(
+                schema,
+                context,
+                request_data.query,
+                request_data.operation_name,
+                request_data.variables,
+            )
+        ):
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
 
     async def execute_single(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         result = await super().execute_single(*args, **kwargs)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from connectors import SearchKey
 from core.cpr import pseudonymise_cpr
-from core.errors import AuditWriteError
+from core.errors import AuditWriteError, BadUserInput, Forbidden
 from core.localtime import Clock, system_clock
 from core.metrics import Metrics
 from core.records import ConsentRecord, Record
@@ -168,6 +168,35 @@ class PlanReader:
         if self.metrics is not None:
             self.metrics.child(self.metrics.plans, access.kind.value).inc()
         return plan
+
+    def start(
+        self,
+        viewer: Viewer,
+        cpr: str | None,
+        loaders: RequestLoaders,
+        *,
+        needs: Collection[str],
+        emergency_reason: str | None = None,
+        also: Sequence[SearchKey] = (),
+    ) -> bool:
+        """Start now the searches :meth:`read` will make for this request; True if any.
+
+        Their answers wait in ``loaders`` (each search once per request), where :meth:`read`,
+        called with the same arguments, finds them. What :meth:`read` refuses before asking
+        anything (a bad CPR or ``emergencyReason``, a citizen asking for another patient's
+        access log) starts nothing here; for a proxy, only the consent search, whose answer
+        :meth:`read` checks before it asks anything else.
+        """
+        try:
+            request = request_access(viewer, cpr, emergency_reason=emergency_reason)
+        except (BadUserInput, Forbidden):
+            return False  # read() refuses it again, with the answer
+        if request.consents_first:
+            keys: Sequence[SearchKey] = (CONSENT_KEY,)
+        else:
+            keys = self._keys_for(needs, also, consent=request.needs_consents)
+        self._start_fetches(loaders, request.patient, keys)
+        return bool(keys)
 
     async def _decide(
         self, request: AccessRequest, loaders: RequestLoaders, deadline_at: float | None = None

@@ -49,7 +49,7 @@ from .types.items import (
     Triage,
 )
 
-__all__ = ["SDL_PATH", "Context", "build_schema", "export_sdl"]
+__all__ = ["SDL_PATH", "Context", "MinPlanSchema", "build_schema", "export_sdl"]
 
 SDL_PATH = Path(__file__).with_name("minplan.graphql")
 #: Every type that implements ``Sourced``, so a fragment on the interface can name them all.
@@ -69,10 +69,16 @@ class MinPlanSchema(strawberry.Schema):
     """
 
     def __init__(
-        self, *args: Any, document_cache: DocumentCache | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        document_cache: DocumentCache | None = None,
+        parse_options: dict[str, Any] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.document_cache = document_cache
+        #: What strawberry parses a request's document with (its MaxTokensLimiter's limit).
+        self.parse_options: dict[str, Any] = parse_options or {}
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """strawberry's, with an ``extensions.code`` on every error (:func:`add_error_code`).
@@ -153,6 +159,7 @@ def build_schema(
         extensions=list(extensions),
         execution_context_class=AcyclicExecutionContext,
         document_cache=documents,
+        parse_options={"max_tokens": max_tokens},
         config=schema_config(),
     )
     mark_direct_fields(schema._schema)

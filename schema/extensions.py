@@ -100,6 +100,17 @@ class DocumentCache:
             self._by_document[id(document)] = entry
         return document
 
+    def validated(
+        self, query: str, options: Mapping[str, Any], schema: GraphQLSchema
+    ) -> DocumentNode | None:
+        """The document of ``query`` if it is here, parsed with ``options`` and validated
+        against ``schema`` without an error; else None (nothing is parsed or validated)."""
+        entry = self._entries.get((query, tuple(sorted(options.items()))))
+        if entry is None or entry.validation is None:
+            return None
+        cached_schema, _rules, errors = entry.validation
+        return entry.document if cached_schema is schema and not errors else None
+
     def validate(
         self, schema: GraphQLSchema, document: DocumentNode, rules: _Rules
     ) -> list[GraphQLError]:
