@@ -18,7 +18,7 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from .collected import Collected, collected_for
-from .direct import LEAF, NESTED, NO_INFO, SLOW, Leaf, Nested, attribute, unusual
+from .direct import LEAF, NESTED, NO_INFO, SLOW, Leaf, LeafRow, Nested, attribute, unusual
 
 __all__ = ["AcyclicExecutionContext"]
 
@@ -83,13 +83,14 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
+        steps, row = self._steps(parent_type, grouped_field_set, path)
+        if row is not None and (data := row.read(source_value)) is not None:
+            return data
         results: dict[str, Any] = {}
         rest: dict[str, FieldDetailsList] = {}
         pending: dict[str, Awaitable[Any]] = {}
         try:
-            for response_name, field_details_list, leaf, nested in self._steps(
-                parent_type, grouped_field_set, path
-            ):
+            for response_name, field_details_list, leaf, nested in steps:
                 if leaf is not None:
                     value = leaf.read(source_value)
                 elif nested is not None:
@@ -136,28 +137,30 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _steps(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet, path: Path | None
-    ) -> list[Step]:
-        """Each selected field with how it is read: looked up once per sub-selection of an
-        operation (the memo keeps the sub-selections graphql-core collected), not per object.
+    ) -> tuple[list[Step], LeafRow | None]:
+        """Each selected field with how it is read, and the row that reads them all at once
+        when they are all plain leaves: looked up once per sub-selection of an operation
+        (the memo keeps the sub-selections graphql-core collected), not per object.
 
         The root's selection is collected anew for each request: its steps are not kept.
         """
         memo = self._operation_collected() if path is not None else None
         key = (_STEPS, parent_type, id(grouped_field_set))
         if memo is not None and (hit := memo.get(key)) is not None and hit[0] is grouped_field_set:
-            steps: list[Step] = hit[1]
-            return steps
+            found: tuple[list[Step], LeafRow | None] = hit[1]
+            return found
         fields = parent_type.fields
-        steps = []
+        steps: list[Step] = []
         for response_name, field_details_list in grouped_field_set.items():
             field_def = fields.get(field_details_list[0].node.name.value)
             extensions = field_def.extensions if field_def is not None else {}
             leaf, nested = extensions.get(LEAF), extensions.get(NESTED)
             steps.append((response_name, field_details_list, leaf, nested))
+        row = LeafRow.of([step[0] for step in steps], [step[2] for step in steps])
         if memo is not None:
             # The selection kept beside its steps: its id is never reused while they are.
-            memo[key] = (grouped_field_set, steps)
-        return steps
+            memo[key] = (grouped_field_set, (steps, row))
+        return steps, row
 
     def _operation_collected(self) -> Collected | None:
         if not self._collected_known:

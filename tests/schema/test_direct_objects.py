@@ -72,6 +72,12 @@ def _holder(**changes: Any) -> Any:
     return SimpleNamespace(**(values | changes))
 
 
+def _without_label() -> PartRecord:
+    part = PartRecord("gone", 2)
+    del part.label
+    return part
+
+
 def _schemas() -> tuple[strawberry.Schema, strawberry.Schema]:
     plain = strawberry.Schema(query=Query, execution_context_class=AcyclicExecutionContext)
     direct = strawberry.Schema(query=Query, execution_context_class=AcyclicExecutionContext)
@@ -125,6 +131,17 @@ ASYNC_QUERY = """{ holders { part { later label } parts { label later } must { l
         pytest.param([_holder(parts="not a list")], id="a-non-list-for-a-list"),
         pytest.param([_holder(part=ValueError("boom"))], id="an-exception-value-is-its-error"),
         pytest.param([_holder(parts=(PartRecord("t"),))], id="a-tuple-is-a-list"),
+        # Selections of leaves alone are read in one row (schema.direct.LeafRow):
+        pytest.param([_holder(must=PartRecord("m", "x"))], id="refused-leaf-in-a-row"),
+        pytest.param(
+            [_holder(parts=[PartRecord("r", ValueError("bad size"))])],
+            id="an-exception-value-in-a-row",
+        ),
+        pytest.param([_holder(must=_without_label())], id="a-missing-attribute-in-a-row"),
+        pytest.param(
+            [_holder(parts=[PartRecord(3, True), PartRecord("ok", None)])],
+            id="values-coerced-in-a-row",
+        ),
     ],
 )
 @pytest.mark.parametrize("query", [QUERY, ASYNC_QUERY], ids=["sync", "async-inside"])
