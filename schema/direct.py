@@ -27,8 +27,10 @@ from graphql import (
 )
 
 __all__ = [
+    "BARE_IS_ATTRIBUTE",
     "LEAF",
     "NESTED",
+    "NESTED_BARE",
     "NO_INFO",
     "SLOW",
     "Leaf",
@@ -47,6 +49,11 @@ NO_INFO: Any = None
 #: and of a plain object (or list of objects) field.
 LEAF = "minplan-leaf"
 NESTED = "minplan-nested"
+#: The key of a field whose resolver, given none of its arguments, answers its attribute:
+#: read as a plain object field where the query gives it no argument.
+NESTED_BARE = "minplan-nested-bare"
+#: Declares such a field, in its strawberry metadata: ``strawberry.field(metadata=…)``.
+BARE_IS_ATTRIBUTE: dict[str, bool] = {"minplan-bare-is-attribute": True}
 
 
 def attribute(getter: Callable[[Any, str], Any], name: str, source: Any, *, non_null: bool) -> Any:
@@ -174,6 +181,8 @@ def mark_direct_fields(schema: GraphQLSchema) -> None:
                 field.extensions[LEAF] = leaf
             elif (nested := _nested(field)) is not None:
                 field.extensions[NESTED] = nested
+            elif (bare := _nested_bare(field)) is not None:
+                field.extensions[NESTED_BARE] = bare
 
 
 def _plain(field: GraphQLField) -> Any:
@@ -190,12 +199,28 @@ def _plain(field: GraphQLField) -> Any:
     return definition
 
 
+def _nested_bare(field: GraphQLField) -> Nested | None:
+    """A field declared :data:`BARE_IS_ATTRIBUTE`, read as :func:`_nested` reads a plain one."""
+    definition = field.extensions.get("strawberry-definition")
+    if definition is None or definition.python_name is None:
+        return None
+    if not all(definition.metadata.get(k) == v for k, v in BARE_IS_ATTRIBUTE.items()):
+        return None
+    return _object_field(field, getattr, definition.python_name)
+
+
 def _nested(field: GraphQLField) -> Nested | None:
     """A plain field of an object type whose ``is_type_of`` needs no resolve info, or a list
     of one."""
     definition = _plain(field)
     if definition is None:
         return None
+    return _object_field(field, definition.default_resolver, definition.python_name)
+
+
+def _object_field(
+    field: GraphQLField, getter: Callable[[Any, str], Any], name: str
+) -> Nested | None:
     inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     item_type: GraphQLOutputType | None = None
     if isinstance(inner, GraphQLList):
@@ -205,7 +230,7 @@ def _nested(field: GraphQLField) -> Nested | None:
         return None
     if inner.is_type_of is not None and getattr(inner.is_type_of, "reads_info", True):
         return None  # graphql-core's path, which has a resolve info to give it
-    return Nested(definition.default_resolver, definition.python_name, field.type, inner, item_type)
+    return Nested(getter, name, field.type, inner, item_type)
 
 
 def _leaf(field: GraphQLField) -> Leaf | None:

@@ -18,7 +18,18 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from .collected import Collected, collected_for
-from .direct import LEAF, NESTED, NO_INFO, SLOW, Leaf, LeafRow, Nested, attribute, unusual
+from .direct import (
+    LEAF,
+    NESTED,
+    NESTED_BARE,
+    NO_INFO,
+    SLOW,
+    Leaf,
+    LeafRow,
+    Nested,
+    attribute,
+    unusual,
+)
 
 __all__ = ["AcyclicExecutionContext"]
 
@@ -155,6 +166,8 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
             field_def = fields.get(field_details_list[0].node.name.value)
             extensions = field_def.extensions if field_def is not None else {}
             leaf, nested = extensions.get(LEAF), extensions.get(NESTED)
+            if nested is None and not any(d.node.arguments for d in field_details_list):
+                nested = extensions.get(NESTED_BARE)  # its resolver would answer the attribute
             steps.append((response_name, field_details_list, leaf, nested))
         row = LeafRow.of([step[0] for step in steps], [step[2] for step in steps])
         if memo is not None:

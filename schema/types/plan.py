@@ -9,6 +9,7 @@ import strawberry
 
 from plans import model
 
+from ..direct import BARE_IS_ATTRIBUTE
 from .alerts import FollowUpAlert
 from .base import instance_of
 from .care import Course, Measurement, Medication
@@ -70,7 +71,8 @@ class PlanSection:
         description=f"{_MEDICATIONS_DOC} Those prescribed for no package's diagnosis."
     )
 
-    @strawberry.field(description=_APPOINTMENTS_DOC)
+    # Without `status`, the attribute itself: read directly (schema.direct.NESTED_BARE).
+    @strawberry.field(description=_APPOINTMENTS_DOC, metadata=BARE_IS_ATTRIBUTE)
     def appointments(self, status: StatusFilter = None) -> list[Appointment]:
         return _by_status(self.appointments, status)  # self is the model
 
@@ -120,7 +122,8 @@ class CarePackage:
         )
     )
 
-    @strawberry.field(description=_APPOINTMENTS_DOC)
+    # Without `status`, the attribute itself: read directly (schema.direct.NESTED_BARE).
+    @strawberry.field(description=_APPOINTMENTS_DOC, metadata=BARE_IS_ATTRIBUTE)
     def appointments(self, status: StatusFilter = None) -> list[Appointment]:
         return _by_status(self.appointments, status)  # self is the model
 
