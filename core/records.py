@@ -26,6 +26,7 @@ __all__ = [
     "MeasurementOrigin",
     "MeasurementRecord",
     "MedicationRecord",
+    "OrganisationRef",
     "PreventionOfferRecord",
     "Record",
     "TriageLevel",
@@ -139,6 +140,14 @@ class GoalRecord(Record):
         }.get(self.target_comparator)
 
 
+@dataclass(frozen=True, slots=True)
+class OrganisationRef:
+    """An organisation a record names: its SOR code and its name, either maybe unknown."""
+
+    sor: str | None
+    name: str | None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CourseRecord(Record):
     """A CarePlan: the package's course (contract §1, v2). Review dates are computed here.
@@ -154,6 +163,13 @@ class CourseRecord(Record):
     coordinator_name: str | None  # author.display
     last_review_at: date | None
     next_review_due: date | None
+
+    @property
+    def coordinator(self) -> OrganisationRef | None:
+        """The coordinating organisation (tovholder), or None when the plan names none."""
+        if self.coordinator_sor is None and self.coordinator_name is None:
+            return None
+        return OrganisationRef(self.coordinator_sor, self.coordinator_name)
 
     @property
     def may_be_course(self) -> bool:

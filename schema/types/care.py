@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import strawberry
 
@@ -32,12 +31,7 @@ class Organisation:
     sor: str | None = strawberry.field(description="Its SOR code, e.g. 380101000016003.")
     name: str | None = strawberry.field(description="Its name, as the source gives it.")
 
-
-def _coordinator(root: strawberry.Parent[Any]) -> Organisation | None:
-    # root is a CourseRecord (see Course.is_type_of): author.identifier and author.display.
-    if root.coordinator_sor is None and root.coordinator_name is None:
-        return None
-    return Organisation(sor=root.coordinator_sor, name=root.coordinator_name)
+    is_type_of = instance_of(records.OrganisationRef)
 
 
 @strawberry.type(
@@ -59,7 +53,6 @@ class Course(Sourced):
         description="When the plan was made (CarePlan.created)."
     )
     coordinator: Organisation | None = strawberry.field(
-        resolver=_coordinator,
         description=(
             "The coordinating organisation (tovholder), from CarePlan.author; null when "
             "the plan names none."
