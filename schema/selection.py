@@ -16,6 +16,7 @@ or ``@include`` counts as selected: asking a source too many is the safe side.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
@@ -96,14 +97,32 @@ def plan_needs(
             response key (GraphQL resolve info's ``field_nodes``).
         fragments: the document's fragments by name (resolve info's ``fragments``).
     """
+    nodes = tuple(field_nodes)
+    key = tuple(id(node) for node in nodes)
+    known = _NEEDS.get(key)
+    if known is not None and all(a is b for a, b in zip(known[0], nodes, strict=True)):
+        _NEEDS.move_to_end(key)
+        return known[1]
     walk = _Walk(fragments)
     walk.selections(
         selection
-        for node in field_nodes
+        for node in nodes
         if node.selection_set is not None
         for selection in node.selection_set.selections
     )
-    return walk.result()
+    needs = walk.result()
+    # The nodes kept beside their needs: their ids are never reused while they are here.
+    _NEEDS[key] = (nodes, needs)
+    if len(_NEEDS) > _NEEDS_MAX:
+        _NEEDS.popitem(last=False)
+    return needs
+
+
+#: What each plan selection needs, by its field nodes' identity: the parse cache hands every
+#: request of the same query the same nodes, and what they need depends on them alone (their
+#: fragments are their document's). Bounded: a selection dropped here is only walked again.
+_NEEDS: OrderedDict[tuple[int, ...], tuple[tuple[FieldNode, ...], PlanNeeds]] = OrderedDict()
+_NEEDS_MAX = 1024
 
 
 def worklist_needs(

@@ -260,3 +260,15 @@ def test_each_fragment_is_read_once_however_often_it_is_spread() -> None:
     started = time.perf_counter()
     assert plan_needs(*parse(query)) == PlanNeeds(frozenset({"diagnoses", "careplan"}), ())
     assert time.perf_counter() - started < 1.0
+
+
+def test_what_a_selection_needs_is_remembered_per_parsed_document() -> None:
+    text = "{{ plan {{ ...F }} }} fragment F on Plan {{ {} }}"
+    nodes, fragments = parse(text.format("packages { kind }"))
+    first = plan_needs(nodes, fragments)
+    assert plan_needs(nodes, dict(fragments)) is first  # the same nodes: remembered
+    assert first == PlanNeeds(frozenset({"diagnoses"}), ())
+    # The same field text in another document, whose fragment selects something else.
+    other_nodes, other_fragments = parse(text.format("unassigned { journalNotes { title } }"))
+    assert plan_needs(other_nodes, other_fragments).sources == {"diagnoses", "journal"}
+    assert plan_needs(nodes, fragments) is first
