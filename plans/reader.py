@@ -183,8 +183,8 @@ class PlanReader:
 
         Their answers wait in ``loaders`` (each search once per request), where :meth:`read`,
         called with the same arguments, finds them. What :meth:`read` refuses before asking
-        anything (a bad CPR or ``emergencyReason``, a citizen asking for another patient's
-        access log) starts nothing here; for a proxy, only the consent search, whose answer
+        anything (a malformed CPR, an ``emergencyReason`` from a citizen or one the reason's
+        rule refuses) starts nothing here; for a proxy, only the consent search, whose answer
         :meth:`read` checks before it asks anything else.
         """
         try:
