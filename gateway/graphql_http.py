@@ -42,6 +42,7 @@ from schema.prefetch import start_plan_searches
 from .auth import bearer_token
 from .documents import DocumentRefused, TrustedDocuments, resolve_document
 from .edge import error_response, request_id
+from .media import GRAPHQL_RESPONSE_JSON, response_media_type
 from .playground import playground_html
 from .services import Services
 from .tracing import note_operation, note_viewer
@@ -57,48 +58,10 @@ _VIEWER = "minplan.viewer"
 _MEDIA = "minplan.media_type"
 _STATUS = "minplan.status"
 
-#: The GraphQL-over-HTTP media type, in the answers that carry it.
-GRAPHQL_RESPONSE_JSON = "application/graphql-response+json; charset=utf-8"
-_APPLICATION_JSON = "application/json"
 #: Codes of errors about the request itself (it does not parse, validate or coerce).
 _REQUEST_ERROR_CODES = frozenset(
     {"GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "BAD_USER_INPUT"}
 )
-
-
-def response_media_type(accept: str | None) -> str:
-    """The media type of the answer: the client's preferred one of the two we speak.
-
-    ``application/graphql-response+json`` when the client accepts it at least as much as
-    ``application/json`` (a tie goes to it, the specification's type); ``application/json``
-    otherwise, for ``*/*``, for no ``Accept`` at all, and for types we do not speak (the
-    specification lets a server answer those with its default rather than 406).
-
-    >>> response_media_type("application/graphql-response+json, application/json;q=0.9")
-    'application/graphql-response+json; charset=utf-8'
-    >>> response_media_type("*/*")
-    'application/json'
-    """
-    best = {GRAPHQL_RESPONSE_JSON: 0.0, _APPLICATION_JSON: 0.0}
-    for part in (accept or "").split(","):
-        media, _, params = part.strip().partition(";")
-        quality = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        media = media.strip().lower()
-        if media == "application/graphql-response+json":
-            best[GRAPHQL_RESPONSE_JSON] = max(best[GRAPHQL_RESPONSE_JSON], quality)
-        elif media in ("application/json", "application/*", "*/*"):
-            best[_APPLICATION_JSON] = max(best[_APPLICATION_JSON], quality)
-    wants_spec = best[GRAPHQL_RESPONSE_JSON] > 0 and (
-        best[GRAPHQL_RESPONSE_JSON] >= best[_APPLICATION_JSON]
-    )
-    return GRAPHQL_RESPONSE_JSON if wants_spec else _APPLICATION_JSON
 
 
 def _is_request_error(result: ExecutionResult) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 
 from connectors import SearchKey
@@ -27,7 +27,6 @@ from core.errors import AuditWriteError, BadUserInput, Forbidden
 from core.localtime import Clock, system_clock
 from core.metrics import Metrics
 from core.records import ConsentRecord, Record
-from core.sources import SOURCE_NAMES
 from plans.alerts import answered_sources, raise_alerts
 from plans.assembly import assemble_packages
 from plans.audit import AccessContext, AccessLog, AccessRecord
@@ -41,13 +40,14 @@ from plans.consent import (
     request_access,
 )
 from plans.model import Plan, SourceStatus
+from plans.statuses import source_statuses
 from plans.tracing import access_log_span, consent_span, note_access
 from plans.viewer import Viewer
 from plans.views import ViewIds, view_key
 from upstream.loaders import RequestLoaders
 from upstream.pipeline import SourceResult
 
-__all__ = ["PlanReader", "source_statuses"]
+__all__ = ["PlanReader"]
 
 log = logging.getLogger(__name__)
 
@@ -277,37 +277,3 @@ class PlanReader:
         except AuditWriteError:
             log.error("access log write failed; the read is refused (request %s)", entry.request_id)
             raise
-
-
-def source_statuses(
-    results: Iterable[tuple[str, SourceResult]], *, of_patients: bool = False
-) -> list[SourceStatus]:
-    """One status per source asked, in the contract's order; none for the others.
-
-    A source is ok when every search of it answered (for every patient, in a work list:
-    ``of_patients`` then says for how many it failed).
-    """
-    by_source: dict[str, list[SourceResult]] = {}
-    for source, result in results:
-        by_source.setdefault(source, []).append(result)
-    statuses: list[SourceStatus] = []
-    for name in SOURCE_NAMES:
-        parts = by_source.get(name)
-        if parts is None:
-            continue
-        failed = [r for r in parts if not r.ok]
-        latencies = [r.latency_ms for r in parts if r.latency_ms is not None]
-        error = failed[0].error if failed else None
-        if failed and of_patients:
-            error = f"{error} ({len(failed)} of {len(parts)} patients)"
-        statuses.append(
-            SourceStatus(
-                name=name,
-                ok=not failed,
-                stale=any(r.stale for r in parts),
-                latency_ms=round(max(latencies), 2) if latencies else None,
-                error=error,
-                cached=all(r.cached for r in parts),
-            )
-        )
-    return statuses

@@ -35,7 +35,7 @@ from core.records import ListedPatient, TriageLevel
 from plans.audit import AccessLog
 from plans.consent import ViewerKind
 from plans.model import AlertKind, CarePackage, PackageKind, SourceStatus
-from plans.reader import source_statuses
+from plans.statuses import source_statuses
 from plans.tracing import consent_span, note_decisions
 from plans.viewer import Viewer
 from plans.views import ViewIds

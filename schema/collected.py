@@ -15,13 +15,16 @@ from typing import Any
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
+    GraphQLObjectType,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
 )
-from graphql.execution.collect_fields import FragmentDetails
+from graphql.execution.collect_fields import FieldDetailsList, FragmentDetails, GroupedFieldSet
 
-__all__ = ["Collected", "collected_for"]
+from .direct import LEAF, NESTED, NESTED_BARE, Leaf, LeafRow, Nested
+
+__all__ = ["Collected", "Step", "Steps", "collected_for", "steps_for"]
 
 #: Collected sub-selections of one operation, by return type and the field nodes' identity;
 #: the executor keeps each sub-selection's steps here too, under keys of its own.
@@ -73,3 +76,38 @@ def _static(
             if inner is not None and not _static(inner, fragments, seen):
                 return False
     return True
+
+
+#: One selected field: its response name, its nodes, and how it is read (a leaf, a plain
+#: object or list of objects, or neither: graphql-core's path).
+Step = tuple[str, FieldDetailsList, Leaf | None, Nested | None]
+#: A sub-selection's steps, and the row that reads them all at once when all are plain leaves.
+Steps = tuple[list[Step], LeafRow | None]
+#: The memo's key for a sub-selection's steps (beside the collected sub-selections).
+_STEPS = "steps"
+
+
+def steps_for(
+    memo: Collected | None, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet
+) -> Steps:
+    """Each selected field with how it is read: looked up once per sub-selection of an
+    operation (``memo``, which keeps the sub-selections graphql-core collected), not per
+    object; each time when there is no memo."""
+    key = (_STEPS, parent_type, id(grouped_field_set))
+    if memo is not None and (hit := memo.get(key)) is not None and hit[0] is grouped_field_set:
+        found: Steps = hit[1]
+        return found
+    fields = parent_type.fields
+    steps: list[Step] = []
+    for response_name, field_details_list in grouped_field_set.items():
+        field_def = fields.get(field_details_list[0].node.name.value)
+        extensions = field_def.extensions if field_def is not None else {}
+        leaf, nested = extensions.get(LEAF), extensions.get(NESTED)
+        if nested is None and not any(d.node.arguments for d in field_details_list):
+            nested = extensions.get(NESTED_BARE)  # its resolver would answer the attribute
+        steps.append((response_name, field_details_list, leaf, nested))
+    row = LeafRow.of([step[0] for step in steps], [step[2] for step in steps])
+    if memo is not None:
+        # The selection kept beside its steps: its id is never reused while they are.
+        memo[key] = (grouped_field_set, (steps, row))
+    return steps, row

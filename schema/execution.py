@@ -17,27 +17,16 @@ from graphql.execution.executor import invalid_return_type_error
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from .collected import Collected, collected_for
+from .collected import Collected, Steps, collected_for, steps_for
 from .direct import (
-    LEAF,
-    NESTED,
-    NESTED_BARE,
     NO_INFO,
     SLOW,
-    Leaf,
-    LeafRow,
     Nested,
     attribute,
     unusual,
 )
 
 __all__ = ["AcyclicExecutionContext"]
-
-#: One selected field: its response name, its nodes, and how it is read (a leaf, a plain
-#: object or list of objects, or neither: graphql-core's path).
-Step = tuple[str, FieldDetailsList, Leaf | None, Nested | None]
-#: The memo's key for a sub-selection's steps (beside the collected sub-selections).
-_STEPS = "steps"
 
 
 class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -148,32 +137,10 @@ class AcyclicExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _steps(
         self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet, path: Path | None
-    ) -> tuple[list[Step], LeafRow | None]:
-        """Each selected field with how it is read, and the row that reads them all at once
-        when they are all plain leaves: looked up once per sub-selection of an operation
-        (the memo keeps the sub-selections graphql-core collected), not per object.
-
-        The root's selection is collected anew for each request: its steps are not kept.
-        """
+    ) -> Steps:
+        # The root's selection is collected anew for each request: its steps are not kept.
         memo = self._operation_collected() if path is not None else None
-        key = (_STEPS, parent_type, id(grouped_field_set))
-        if memo is not None and (hit := memo.get(key)) is not None and hit[0] is grouped_field_set:
-            found: tuple[list[Step], LeafRow | None] = hit[1]
-            return found
-        fields = parent_type.fields
-        steps: list[Step] = []
-        for response_name, field_details_list in grouped_field_set.items():
-            field_def = fields.get(field_details_list[0].node.name.value)
-            extensions = field_def.extensions if field_def is not None else {}
-            leaf, nested = extensions.get(LEAF), extensions.get(NESTED)
-            if nested is None and not any(d.node.arguments for d in field_details_list):
-                nested = extensions.get(NESTED_BARE)  # its resolver would answer the attribute
-            steps.append((response_name, field_details_list, leaf, nested))
-        row = LeafRow.of([step[0] for step in steps], [step[2] for step in steps])
-        if memo is not None:
-            # The selection kept beside its steps: its id is never reused while they are.
-            memo[key] = (grouped_field_set, (steps, row))
-        return steps, row
+        return steps_for(memo, parent_type, grouped_field_set)
 
     def _operation_collected(self) -> Collected | None:
         if not self._collected_known:

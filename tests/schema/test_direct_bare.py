@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-import schema.execution
+import schema.collected
 import schema.types.plan
 from demo.people import ORG_GP, PATIENT_BOTH
 from tests.conftest import MakeGateway
@@ -56,7 +56,7 @@ async def test_appointments_answer_as_their_resolver_does(
         token = gw.clinician(ORG_GP)
         direct = await gw.data(query, token, {"cpr": PATIENT_BOTH})
         direct_calls = len(calls)
-        monkeypatch.setattr(schema.execution, "NESTED_BARE", "no such key")
+        monkeypatch.setattr(schema.collected, "NESTED_BARE", "no such key")
         # Another text: a new document, whose steps are looked up anew.
         resolver = await gw.data(f"{query} ", token, {"cpr": PATIENT_BOTH})
     assert "errors" not in direct, direct["errors"]
