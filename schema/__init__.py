@@ -10,13 +10,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from core.cpr import mask_cpr
@@ -28,13 +22,10 @@ from .execution import AcyclicExecutionContext
 from .extensions import (
     DEFAULT_MAX_CHARS,
     DEFAULT_MAX_ENTRY_CHARS,
-    CachedParsing,
     DocumentCache,
-    DocumentValidationCache,
-    ReportWarnings,
+    GatewayExtension,
     add_error_code,
     is_unexpected_error,
-    mask_unexpected_errors,
 )
 from .query import Query
 from .scalars import schema_config
@@ -146,12 +137,7 @@ def build_schema(
         *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
     ]
     extensions: Sequence[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        lambda: AddValidationRules(limit_rules),
-        lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: CachedParsing(documents),
-        lambda: DocumentValidationCache(documents),
-        ReportWarnings,
-        mask_unexpected_errors,
+        lambda: GatewayExtension(documents, validation_rules=limit_rules, max_tokens=max_tokens)
     ]
     schema = MinPlanSchema(
         query=Query,

@@ -3,25 +3,22 @@ and codes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cachetools import LRUCache
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors
 
 from core.errors import GraphQLFacingError
 
 __all__ = [
-    "CachedParsing",
     "DocumentCache",
-    "DocumentValidationCache",
-    "ReportWarnings",
+    "GatewayExtension",
     "add_error_code",
     "is_input_error",
     "is_unexpected_error",
-    "mask_unexpected_errors",
 ]
 
 _Rules = tuple[type[ASTValidationRule], ...]
@@ -130,55 +127,6 @@ class DocumentCache:
         return errors
 
 
-class CachedParsing(SchemaExtension):
-    """strawberry's ParserCache over a :class:`DocumentCache` (bounded by size, not count).
-
-    Pass as ``lambda: CachedParsing(cache)``.
-    """
-
-    def __init__(self, cache: DocumentCache) -> None:
-        super().__init__()
-        self.cache = cache
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        assert context.query is not None  # strawberry parses only a query it was given
-        context.graphql_document = self.cache.parse(context.query, context.parse_options)
-        yield
-
-
-class DocumentValidationCache(SchemaExtension):
-    """strawberry's ValidationCache over a :class:`DocumentCache`, keyed by identity.
-
-    Pass as ``lambda: DocumentValidationCache(cache)``.
-    """
-
-    def __init__(self, cache: DocumentCache) -> None:
-        super().__init__()
-        self.cache = cache
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        assert document is not None  # strawberry validates only what it parsed
-        context.pre_execution_errors = self.cache.validate(
-            context.schema._schema, document, context.validation_rules
-        )
-        yield
-
-
-class ReportWarnings(SchemaExtension):
-    """Adds ``context.warnings`` (e.g. SOURCE_UNAVAILABLE) to the response's errors."""
-
-    def on_execute(self) -> Iterator[None]:
-        yield
-        context = self.execution_context.context
-        warnings = getattr(context, "warnings", None)
-        result = self.execution_context.result
-        if warnings and result is not None:
-            result.errors = [*(result.errors or []), *warnings]
-
-
 def is_input_error(error: GraphQLError) -> bool:
     """A variable the request sent does not fit its type (graphql-core's coercion).
 
@@ -227,11 +175,59 @@ def _as_bad_user_input(error: GraphQLError) -> GraphQLError:
     )
 
 
-def mask_unexpected_errors() -> MaskErrors:
-    return ClassifyErrors(
-        should_mask_error=is_unexpected_error,
-        error_message="Internal error. It has been logged; please try again.",
-    )
+#: What a client sees of an unexpected error (the error itself is logged).
+MASKED_MESSAGE = "Internal error. It has been logged; please try again."
+
+
+class GatewayExtension(ClassifyErrors):
+    """The gateway's schema extensions in one: strawberry makes every extension anew for each
+    request and runs each one's hooks, so one instance with four hooks costs less than six.
+
+    - ``on_operation``: the token limit (what ``MaxTokensLimiter`` sets), the depth and alias
+      limits' validation rules (what ``AddValidationRules`` adds); once the result is in,
+      :class:`ClassifyErrors`' masking and codes;
+    - ``on_parse``, ``on_validate``: the :class:`DocumentCache` (strawberry's parser and
+      validation caches, bounded by size and keyed by the document's identity);
+    - ``on_execute``: the context's warnings (e.g. SOURCE_UNAVAILABLE) added to the errors,
+      before the masking, which leaves them as they are.
+    """
+
+    def __init__(
+        self, documents: DocumentCache, *, validation_rules: Sequence[type[ASTValidationRule]],
+        max_tokens: int,
+    ) -> None:  # fmt: skip
+        super().__init__(should_mask_error=is_unexpected_error, error_message=MASKED_MESSAGE)
+        self.documents = documents
+        self.validation_rules = tuple(validation_rules)
+        self.max_tokens = max_tokens
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.max_tokens
+        context.validation_rules = context.validation_rules + self.validation_rules
+        yield from super().on_operation()
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        assert context.query is not None  # strawberry parses only a query it was given
+        context.graphql_document = self.documents.parse(context.query, context.parse_options)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        assert document is not None  # strawberry validates only what it parsed
+        context.pre_execution_errors = self.documents.validate(
+            context.schema._schema, document, context.validation_rules
+        )
+        yield
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        warnings = getattr(self.execution_context.context, "warnings", None)
+        result = self.execution_context.result
+        if warnings and result is not None:
+            result.errors = [*(result.errors or []), *warnings]
 
 
 def add_error_code(error: GraphQLError) -> GraphQLError:
