@@ -112,6 +112,7 @@ class PlanReader:
         emergency_reason: str | None = None,
         request_id: str | None = None,
         also: Sequence[SearchKey] = (),
+        alerts: bool = True,
     ) -> Plan:
         """The plan of the patient ``cpr`` names, as ``viewer`` may see it; the read logged.
 
@@ -119,7 +120,8 @@ class PlanReader:
         consent source's when the viewer is not the patient, whatever ``needs`` says: so
         ``sources``, ``restricted`` and every section are over what was asked. ``also``
         names on-demand searches the query needs (``("careplan", "CarePlan")`` for the
-        course); one of a source that is not configured is not made.
+        course); one of a source that is not configured is not made. ``alerts``: work out
+        the packages' follow-up alerts (a query that does not select them leaves them empty).
 
         Raises:
             Forbidden, ConsentUnavailable, BadUserInput: as :meth:`authorise`.
@@ -145,14 +147,15 @@ class PlanReader:
         packages, unassigned = assemble_packages(
             visible, package_id=lambda kind: self.ids.package_id(patient, kind, view)
         )
-        raise_alerts(  # after filtering: alerts read only what this viewer sees
-            packages,
-            sections=access.allowed,
-            answered=answered_sources({key: result.ok for key, result in results.items()}),
-            now=self.clock(),
-            deadline_days=self.plan_deadline_days,
-            second_person=access.kind is ViewerKind.PATIENT,
-        )
+        if alerts:
+            raise_alerts(  # after filtering: alerts read only what this viewer sees
+                packages,
+                sections=access.allowed,
+                answered=answered_sources({key: result.ok for key, result in results.items()}),
+                now=self.clock(),
+                deadline_days=self.plan_deadline_days,
+                second_person=access.kind is ViewerKind.PATIENT,
+            )
         plan = Plan(
             id=self.ids.plan_id(patient, view),
             cpr=patient,

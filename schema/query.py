@@ -120,6 +120,7 @@ class Query:
                 ctx.loaders,
                 needs=needs.sources,
                 also=needs.searches,
+                alerts=needs.alerts,
                 emergency_reason=emergency_reason,
                 request_id=ctx.request_id,
             )

@@ -73,6 +73,9 @@ FIELD_SOURCES: dict[str, tuple[Need, ...]] = {
     "__typename": (),
 }
 
+#: The package field whose selection asks for the follow-up alerts to be worked out.
+ALERTS_FIELD = "alerts"
+
 #: Plan fields whose type is a package or section: their selections are walked too.
 SECTION_FIELDS = frozenset({"packages", "unassigned"})
 
@@ -81,10 +84,12 @@ _EVERYTHING: tuple[Need, ...] = (*SOURCE_NAMES, COURSE_SEARCH)
 
 
 class PlanNeeds(NamedTuple):
-    """What a plan read must ask: sources (their plan searches) and on-demand searches."""
+    """What a plan read must ask: sources (their plan searches) and on-demand searches; and
+    whether the packages' follow-up alerts are selected (else they are not worked out)."""
 
     sources: frozenset[str]
     searches: tuple[tuple[str, str], ...]
+    alerts: bool = False
 
 
 def plan_needs(
@@ -180,10 +185,12 @@ class _Walk:
         self.fragments = fragments
         self.needs: set[Need] = set()
         self.read: set[str] = set()
+        self.alerts = False
 
     def result(self) -> PlanNeeds:
         sources = frozenset(n for n in self.needs if isinstance(n, str))
-        return PlanNeeds(sources, tuple(sorted(n for n in self.needs if not isinstance(n, str))))
+        searches = tuple(sorted(n for n in self.needs if not isinstance(n, str)))
+        return PlanNeeds(sources, searches, self.alerts)
 
     def selections(self, nodes: Iterable[SelectionNode]) -> None:
         for node in nodes:
@@ -200,6 +207,7 @@ class _Walk:
 
     def field(self, node: FieldNode) -> None:
         name = node.name.value
+        self.alerts |= name == ALERTS_FIELD
         sources = FIELD_SOURCES.get(name)
         # A field the table misses asks everything: never an empty section by mistake.
         self.needs.update(_EVERYTHING if sources is None else sources)

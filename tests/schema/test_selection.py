@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import graphql
 import pytest
@@ -218,6 +219,7 @@ def test_every_field_of_a_plan_and_its_sections_has_a_line_in_the_table() -> Non
             PlanNeeds(
                 frozenset({"diagnoses", "appointments", "careplan", "observations"}),
                 (COURSE_SEARCH,),
+                alerts=True,
             ),
             id="alerts-need-every-section-their-rules-read-and-the-course",
         ),
@@ -272,3 +274,38 @@ def test_what_a_selection_needs_is_remembered_per_parsed_document() -> None:
     other_nodes, other_fragments = parse(text.format("unassigned { journalNotes { title } }"))
     assert plan_needs(other_nodes, other_fragments).sources == {"diagnoses", "journal"}
     assert plan_needs(nodes, fragments) is first
+
+
+@pytest.mark.parametrize(
+    ("selection", "worked_out"),
+    [
+        pytest.param("{ packages { kind alerts { kind } } }", True, id="alerts-selected"),
+        pytest.param(
+            "{ ...P } fragment P on Plan { packages { alerts { kind } } }",
+            True,
+            id="alerts-in-a-fragment",
+        ),
+        pytest.param("{ packages { kind appointments { status } } }", False, id="no-alerts"),
+    ],
+)
+async def test_alerts_are_worked_out_only_when_selected(
+    make_gateway: MakeGateway, monkeypatch: pytest.MonkeyPatch, selection: str, worked_out: bool
+) -> None:
+    import plans.reader
+
+    calls: list[int] = []
+    real = plans.reader.raise_alerts
+
+    def counting(packages: Any, **kwargs: Any) -> None:
+        calls.append(len(packages))
+        real(packages, **kwargs)
+
+    monkeypatch.setattr(plans.reader, "raise_alerts", counting)
+    async with make_gateway() as gw:
+        body = await gw.data(plan_query(selection), gw.clinician(ORG_GP), {"cpr": PATIENT_BOTH})
+    assert "errors" not in body, body["errors"]
+    assert bool(calls) is worked_out
+    packages = body["data"]["plan"]["packages"]
+    assert packages
+    if worked_out:  # the demo's patient has alerts to show
+        assert any(p["alerts"] for p in packages)
