@@ -168,3 +168,23 @@ async def test_nothing_is_asked_early_for_a_read_refused_before_asking(
     assert asked_first == asked_second == []
     assert started.answers == [False, False]
     assert second == first  # the same refusal (or the same empty answer), early or not
+
+
+@pytest.mark.parametrize("fault", [503, "junk", "refused"])
+async def test_a_source_down_when_starting_early_leaves_the_rest_of_the_plan(
+    make_gateway: MakeGateway, monkeypatch: pytest.MonkeyPatch, faulty: Any, fault: int | str
+) -> None:
+    async with make_gateway(transport=faulty, **NO_CACHE) as gw:
+        started = Started(monkeypatch, gw)
+        faulty.faults["appointments"] = fault
+        query = plan_query("{ sources { name ok } packages { kind appointments { status } } }")
+        first, _, second, asked = await _twice(
+            gw, query, gw.clinician(ORG_GP), {"cpr": PATIENT_BOTH}
+        )
+    assert started.answers == [False, True]
+    _same_plan(first, second)
+    sources = {s["name"]: s["ok"] for s in second["data"]["plan"]["sources"]}
+    assert sources == {"diagnoses": True, "appointments": False, "consent": True}
+    assert second["data"]["plan"]["packages"], "the rest of the plan is served"
+    assert [e["extensions"]["code"] for e in second["errors"]] == ["SOURCE_UNAVAILABLE"]
+    assert ("appointments", "Appointment") in asked
